@@ -1,0 +1,38 @@
+"""Shared fixtures: `core` runs a test against the compiled core and its pure-Python twin."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import SimpleNamespace
+
+import pytest
+
+KINDS = ("compiled", "twin")
+
+
+def load_core(kind: str) -> SimpleNamespace:
+    """The book/candles/ring modules of one kind, as a namespace."""
+    pkg = "spinstream._core._py" if kind == "twin" else "spinstream._core"
+    try:
+        mods = {n: importlib.import_module(f"{pkg}.{n}") for n in ("book", "candles", "ring")}
+    except ImportError:
+        if os.environ.get("SPINSTREAM_REQUIRE_EXTENSIONS") == "1":
+            raise
+        pytest.skip("compiled core not built")
+    for m in mods.values():
+        if kind == "compiled" and m.__name__.startswith("spinstream._core._py"):
+            raise AssertionError("compiled module resolved to a twin")
+    return SimpleNamespace(kind=kind, **mods)
+
+
+@pytest.fixture(params=KINDS)
+def core(request: pytest.FixtureRequest) -> SimpleNamespace:
+    """The compiled core, then the twin (`core.book.Book`, `core.candles`, `core.ring`)."""
+    return load_core(request.param)
+
+
+@pytest.fixture
+def twin() -> SimpleNamespace:
+    """The pure-Python twin, the oracle."""
+    return load_core("twin")
