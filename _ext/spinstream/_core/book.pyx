@@ -1,0 +1,562 @@
+# cython: language_level=3
+"""An exact L2 order book (compiled; twin: spinstream/_core/_py/book.py, API: docs/core-api.md).
+
+Prices and sizes are int64 fixed-point at the book's decimals, parsed in C straight from the
+UTF-8 buffer of the venue's decimal strings (never through float). Each side is one sorted C
+array with the best level last, so best-price reads are a load and near-top updates move few
+bytes. A batch is parsed whole before any level is applied, which makes it atomic.
+"""
+
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.long cimport PyLong_AsLongLong
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.object cimport PyObject
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
+from libc.stdint cimport INT64_MAX, INT64_MIN, int64_t, uint64_t
+from libc.string cimport memcpy, memmove
+
+import zlib
+
+import numpy as np
+
+cimport numpy as cnp
+
+from spinstream.errors import InvariantError, ParseError
+
+cnp.import_array()
+
+__all__ = ["Book", "format_fixed", "parse_fixed"]
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object u, Py_ssize_t* size) except NULL
+    bint PyUnicode_CheckExact(object o)
+    bint PyList_CheckExact(object o)
+    bint PyTuple_CheckExact(object o)
+    bint PyLong_CheckExact(object o)
+
+cdef enum:
+    MAX_DECIMALS = 18
+    OKX_DEPTH = 25
+    KRAKEN_DEPTH = 10
+    EXP_CLAMP = 1000000
+
+cdef uint64_t[20] POW10
+POW10[0] = 1
+for _i in range(1, 20):
+    POW10[_i] = POW10[_i - 1] * 10
+
+cdef uint64_t I64_MAX_U = <uint64_t>INT64_MAX
+
+
+cdef int _check_decimals(object decimals) except -1:
+    d = decimals.__index__()
+    if not 0 <= d <= MAX_DECIMALS:
+        raise ValueError(f"decimals must be in 0..{MAX_DECIMALS}, not {d}")
+    return d
+
+
+cdef int _fail(const char* s, Py_ssize_t n, str why) except -1:
+    text = s[:n].decode("utf-8", "replace")
+    raise ParseError(f"{why}: {text!r}")
+
+
+cdef int parse_ascii(const char* s, Py_ssize_t n, int dec, int64_t* out) except -1:
+    """Decimal text s[:n] to fixed-point at DEC decimals (the twin's `_parse_text` grammar)."""
+    cdef Py_ssize_t i = 0
+    cdef bint neg = False
+    cdef bint any_digit = False
+    cdef uint64_t mant = 0       # significant digits seen, without deferred trailing zeros
+    cdef int nsig = 0            # digits in mant (from its first non-zero digit)
+    cdef int64_t zeros = 0       # zeros after mant's last non-zero digit, not yet multiplied in
+    cdef int64_t frac = 0        # digits after the point
+    cdef int64_t exp = 0
+    cdef int64_t shift
+    cdef int esign = 1
+    cdef Py_ssize_t estart
+    cdef char c
+    cdef bint in_frac = False
+    if n > 0 and (s[0] == c'-' or s[0] == c'+'):
+        neg = s[0] == c'-'
+        i = 1
+    while i < n:
+        c = s[i]
+        if c'0' <= c <= c'9':
+            any_digit = True
+            if in_frac:
+                frac += 1
+            if c == c'0':
+                if nsig:
+                    zeros += 1
+            else:
+                if nsig + zeros + 1 > 19:
+                    return _fail(s, n, "too many significant digits for int64")
+                mant = mant * POW10[zeros + 1] + <uint64_t>(c - c'0')
+                nsig += <int>zeros + 1
+                zeros = 0
+        elif c == c'.' and not in_frac:
+            in_frac = True
+        else:
+            break
+        i += 1
+    if not any_digit:
+        return _fail(s, n, "not a decimal number")
+    if i < n and (s[i] == c'e' or s[i] == c'E'):
+        i += 1
+        if i < n and (s[i] == c'+' or s[i] == c'-'):
+            if s[i] == c'-':
+                esign = -1
+            i += 1
+        estart = i
+        while i < n and c'0' <= s[i] <= c'9':
+            if exp < EXP_CLAMP:
+                exp = exp * 10 + (s[i] - c'0')
+            i += 1
+        if i == estart:
+            return _fail(s, n, "bad exponent")
+        if exp > EXP_CLAMP:
+            exp = EXP_CLAMP
+        exp *= esign
+    if i != n:
+        return _fail(s, n, "not a decimal number")
+    if nsig == 0:
+        out[0] = 0
+        return 0
+    shift = exp - frac + dec + zeros     # value = mant * 10**shift
+    if shift < 0:
+        return _fail(s, n, f"more than {dec} decimals")
+    if nsig + shift > 19:
+        return _fail(s, n, f"overflows int64 at {dec} decimals")
+    mant *= POW10[shift]
+    if neg:
+        if mant > I64_MAX_U + 1:
+            return _fail(s, n, f"overflows int64 at {dec} decimals")
+        out[0] = <int64_t>(0 - mant)
+    else:
+        if mant > I64_MAX_U:
+            return _fail(s, n, f"overflows int64 at {dec} decimals")
+        out[0] = <int64_t>mant
+    return 0
+
+
+cdef int parse_value(object value, int decimals, int64_t* out) except -1:
+    """A str, int or float (by its repr) to fixed-point at DECIMALS; ParseError otherwise."""
+    cdef Py_ssize_t n
+    cdef const char* s
+    cdef int64_t v
+    if PyUnicode_CheckExact(value) or isinstance(value, str):
+        s = PyUnicode_AsUTF8AndSize(value, &n)
+        return parse_ascii(s, n, decimals, out)
+    if PyLong_CheckExact(value) or (isinstance(value, int) and not isinstance(value, bool)):
+        if -(2 ** 63) <= value <= 2 ** 63 - 1:
+            v = PyLong_AsLongLong(value)
+            if v == 0 or (v > 0 and v <= INT64_MAX // <int64_t>POW10[decimals]) or (
+                v < 0 and v >= INT64_MIN // <int64_t>POW10[decimals]
+            ):
+                out[0] = v * <int64_t>POW10[decimals]
+                return 0
+        raise ParseError(f"{value!r} overflows int64 at {decimals} decimals")
+    if isinstance(value, float):
+        text = repr(value)
+        s = PyUnicode_AsUTF8AndSize(text, &n)
+        return parse_ascii(s, n, decimals, out)
+    raise ParseError(f"not a decimal number: {value!r} ({type(value).__name__})")
+
+
+def parse_fixed(text, decimals):
+    """Decimal text (or an int, or a float by its repr) to fixed-point int64 at DECIMALS.
+
+    Raises ValueError on garbage, an inexact value (a non-zero digit beyond DECIMALS) or int64
+    overflow.
+    """
+    cdef int d = _check_decimals(decimals)
+    cdef int64_t out
+    if isinstance(text, bool):
+        raise ParseError(f"not a decimal number: {text!r}")
+    parse_value(text, d, &out)
+    return out
+
+
+cdef Py_ssize_t _fmt(char* buf, int64_t value, int dec, bint trim) noexcept:
+    """Write VALUE at DEC decimals into BUF (>= 22 bytes); returns the length."""
+    cdef char tmp[24]
+    cdef Py_ssize_t k = 0, n = 0, i, digits
+    cdef uint64_t u
+    cdef bint neg = value < 0
+    u = (0 - <uint64_t>value) if neg else <uint64_t>value
+    while u or k <= dec:            # at least dec + 1 digits: "0.001" has a leading zero
+        tmp[k] = <char>(c'0' + (u % 10))
+        u //= 10
+        k += 1
+    digits = k                      # tmp holds the digits reversed
+    cdef Py_ssize_t lo = 0          # reversed index of the lowest digit kept
+    if trim:
+        while lo < dec and tmp[lo] == c'0':
+            lo += 1
+    if neg:
+        buf[n] = c'-'
+        n += 1
+    for i in range(digits - 1, dec - 1, -1):
+        buf[n] = tmp[i]
+        n += 1
+    if lo < dec:
+        buf[n] = c'.'
+        n += 1
+        for i in range(dec - 1, lo - 1, -1):
+            buf[n] = tmp[i]
+            n += 1
+    return n
+
+
+def format_fixed(value, decimals, trim=True):
+    """Fixed-point VALUE at DECIMALS as decimal text: minimal form, or exactly DECIMALS places."""
+    cdef int d = _check_decimals(decimals)
+    cdef int64_t v = value.__index__()
+    cdef char buf[48]
+    cdef Py_ssize_t n = _fmt(buf, v, d, bool(trim))
+    return buf[:n].decode("ascii")
+
+
+cdef Py_ssize_t _count(object n) except -1:
+    cdef Py_ssize_t k = n.__index__()
+    if k < 0:
+        raise ValueError(f"count must be >= 0, not {k}")
+    return k
+
+
+cdef int _reserve(side_t* s, Py_ssize_t need) except -1:
+    cdef Py_ssize_t cap
+    cdef level_t* p
+    if need <= s.cap:
+        return 0
+    cap = s.cap * 2 if s.cap else 64
+    while cap < need:
+        cap *= 2
+    p = <level_t*>PyMem_Realloc(s.lv, cap * sizeof(level_t))
+    if p == NULL:
+        raise MemoryError()
+    s.lv = p
+    s.cap = cap
+    return 0
+
+
+cdef inline Py_ssize_t _search(const side_t* s, int64_t price, bint desc) noexcept nogil:
+    """Index of the first level not worse than PRICE (bids ascend, asks descend)."""
+    cdef Py_ssize_t lo = 0, hi = s.n, mid
+    cdef const level_t* lv = s.lv
+    # most updates touch the top: check the best end before the binary search
+    if hi and (lv[hi - 1].price < price if not desc else lv[hi - 1].price > price):
+        return hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if (lv[mid].price < price) if not desc else (lv[mid].price > price):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef int _side_set(side_t* s, int64_t price, int64_t size, bint desc) except -1:
+    cdef Py_ssize_t i = _search(s, price, desc)
+    if i < s.n and s.lv[i].price == price:
+        if size:
+            s.lv[i].size = size
+        else:
+            memmove(&s.lv[i], &s.lv[i + 1], (s.n - i - 1) * sizeof(level_t))
+            s.n -= 1
+    elif size:
+        if s.n == s.cap:
+            _reserve(s, s.n + 1)
+        if i < s.n:
+            memmove(&s.lv[i + 1], &s.lv[i], (s.n - i) * sizeof(level_t))
+        s.lv[i].price = price
+        s.lv[i].size = size
+        s.n += 1
+    return 0
+
+
+cdef object _levels_array(const side_t* s, Py_ssize_t n):
+    """The best N levels of a side as an int64 (k, 2) array, best first."""
+    cdef Py_ssize_t k = min(n, s.n), i
+    cdef cnp.ndarray out = np.empty((k, 2), np.int64)
+    cdef int64_t* p = <int64_t*>cnp.PyArray_DATA(out)
+    for i in range(k):
+        p[2 * i] = s.lv[s.n - 1 - i].price
+        p[2 * i + 1] = s.lv[s.n - 1 - i].size
+    return out
+
+
+cdef class Book:
+    """An L2 book with exact int64 fixed-point prices and sizes (see docs/core-api.md)."""
+
+    def __cinit__(self):
+        self._bids.lv = NULL
+        self._bids.n = self._bids.cap = 0
+        self._asks.lv = NULL
+        self._asks.n = self._asks.cap = 0
+        self._scratch = NULL
+        self._scratch_cap = 0
+
+    def __init__(self, price_decimals, size_decimals, max_depth=0):
+        self.price_decimals = _check_decimals(price_decimals)
+        self.size_decimals = _check_decimals(size_decimals)
+        md = max_depth.__index__()
+        if md < 0:
+            raise ValueError(f"max_depth must be >= 0, not {md}")
+        self.max_depth = md
+
+    def __dealloc__(self):
+        PyMem_Free(self._bids.lv)
+        PyMem_Free(self._asks.lv)
+        PyMem_Free(self._scratch)
+
+    @property
+    def bid_count(self):
+        return self._bids.n
+
+    @property
+    def ask_count(self):
+        return self._asks.n
+
+    def clear(self):
+        """Remove every level."""
+        self._bids.n = 0
+        self._asks.n = 0
+
+    cdef int _parse_into(self, object levels, Py_ssize_t at) except -1:
+        """Parse LEVELS into the scratch buffer from index AT; returns the count parsed."""
+        cdef Py_ssize_t n, i
+        cdef object seq, level, p, q
+        cdef level_t* lv
+        cdef int pd = self.price_decimals, sd = self.size_decimals
+        seq = levels if (PyList_CheckExact(levels) or PyTuple_CheckExact(levels)) else list(levels)
+        n = len(seq)
+        if at + n > self._scratch_cap:
+            lv = <level_t*>PyMem_Realloc(self._scratch, (at + n + 64) * sizeof(level_t))
+            if lv == NULL:
+                raise MemoryError()
+            self._scratch = lv
+            self._scratch_cap = at + n + 64
+        lv = self._scratch + at
+        for i in range(n):
+            if PyList_CheckExact(seq):
+                level = <object>PyList_GET_ITEM(seq, i)
+            else:
+                level = <object>PyTuple_GET_ITEM(seq, i)
+            if PyList_CheckExact(level) and PyList_GET_SIZE(level) >= 2:
+                p = <object>PyList_GET_ITEM(level, 0)
+                q = <object>PyList_GET_ITEM(level, 1)
+            elif PyTuple_CheckExact(level) and PyTuple_GET_SIZE(level) >= 2:
+                p = <object>PyTuple_GET_ITEM(level, 0)
+                q = <object>PyTuple_GET_ITEM(level, 1)
+            else:
+                try:
+                    p = level[0]
+                    q = level[1]
+                except (TypeError, IndexError, KeyError):
+                    raise ParseError(f"bad level {level!r}: want [price, size, ...]") from None
+            if isinstance(p, bool) or isinstance(q, bool):
+                raise ParseError(f"bad level {level!r}: want [price, size, ...]")
+            parse_value(p, pd, &lv[i].price)
+            parse_value(q, sd, &lv[i].size)
+            if lv[i].size < 0:
+                raise ParseError(f"negative size in level {level!r}")
+        return n
+
+    cpdef apply_deltas(self, object bids, object asks):
+        """Apply absolute-size levels (size 0 deletes); all or nothing on ValueError."""
+        cdef Py_ssize_t nb = self._parse_into(bids, 0)
+        cdef Py_ssize_t na = self._parse_into(asks, nb)
+        cdef Py_ssize_t i
+        cdef level_t* lv = self._scratch
+        for i in range(nb):
+            _side_set(&self._bids, lv[i].price, lv[i].size, False)
+        for i in range(nb, nb + na):
+            _side_set(&self._asks, lv[i].price, lv[i].size, True)
+        if self.max_depth:
+            self._truncate(self.max_depth)
+
+    cpdef apply_snapshot(self, object bids, object asks):
+        """Replace the book with these levels; unchanged on ValueError."""
+        cdef Py_ssize_t nb = self._parse_into(bids, 0)
+        cdef Py_ssize_t na = self._parse_into(asks, nb)
+        cdef Py_ssize_t i
+        cdef level_t* lv = self._scratch
+        self._bids.n = 0
+        self._asks.n = 0
+        for i in range(nb):
+            _side_set(&self._bids, lv[i].price, lv[i].size, False)
+        for i in range(nb, nb + na):
+            _side_set(&self._asks, lv[i].price, lv[i].size, True)
+        if self.max_depth:
+            self._truncate(self.max_depth)
+
+    cdef int _set(self, bint is_bid, int64_t price, int64_t size) except -1:
+        if size < 0:
+            raise ValueError(f"negative size {size}")
+        if is_bid:
+            _side_set(&self._bids, price, size, False)
+        else:
+            _side_set(&self._asks, price, size, True)
+        if self.max_depth:
+            self._truncate(self.max_depth)
+        return 0
+
+    def set_level(self, is_bid, price, size):
+        """Set one level in ticks and lots (size 0 deletes)."""
+        cdef int64_t p = price.__index__(), s = size.__index__()
+        self._set(bool(is_bid), p, s)
+
+    cpdef object best_bid(self):
+        """(price_ticks, size_lots) of the best bid, or None."""
+        cdef Py_ssize_t n = self._bids.n
+        if not n:
+            return None
+        return (self._bids.lv[n - 1].price, self._bids.lv[n - 1].size)
+
+    cpdef object best_ask(self):
+        """(price_ticks, size_lots) of the best ask, or None."""
+        cdef Py_ssize_t n = self._asks.n
+        if not n:
+            return None
+        return (self._asks.lv[n - 1].price, self._asks.lv[n - 1].size)
+
+    def bids(self, n):
+        """The best N bids as int64 (k, 2) [price, size], best first."""
+        return _levels_array(&self._bids, _count(n))
+
+    def asks(self, n):
+        """The best N asks as int64 (k, 2) [price, size], best first."""
+        return _levels_array(&self._asks, _count(n))
+
+    def top(self, n):
+        cdef Py_ssize_t k = _count(n)
+        return _levels_array(&self._bids, k), _levels_array(&self._asks, k)
+
+    def spread(self):
+        """Best ask minus best bid in ticks, or None when a side is empty."""
+        if not self._bids.n or not self._asks.n:
+            return None
+        return <object>self._asks.lv[self._asks.n - 1].price - <object>self._bids.lv[self._bids.n - 1].price
+
+    def mid(self):
+        """Mid price in price units (a float view), or None when a side is empty."""
+        if not self._bids.n or not self._asks.n:
+            return None
+        a = <object>self._asks.lv[self._asks.n - 1].price
+        b = <object>self._bids.lv[self._bids.n - 1].price
+        return (a + b) / 2 / 10 ** self.price_decimals
+
+    cdef bint _crossed(self) noexcept:
+        return (self._bids.n and self._asks.n
+                and self._bids.lv[self._bids.n - 1].price >= self._asks.lv[self._asks.n - 1].price)
+
+    def crossed(self):
+        """Both sides non-empty and best bid >= best ask."""
+        return self._crossed()
+
+    cdef void _truncate(self, Py_ssize_t depth) noexcept:
+        _side_truncate(&self._bids, depth)
+        _side_truncate(&self._asks, depth)
+
+    def truncate(self, depth):
+        """Keep the best DEPTH levels per side."""
+        self._truncate(_count(depth))
+
+    def checksum_okx(self):
+        """OKX's CRC32 of the top 25 levels, interleaved bid/ask, as a signed int32."""
+        cdef char buf[OKX_DEPTH * 4 * 48]
+        cdef Py_ssize_t n = 0, i, k
+        cdef side_t* b = &self._bids
+        cdef side_t* a = &self._asks
+        cdef int pd = self.price_decimals, sd = self.size_decimals
+        k = max(min(b.n, OKX_DEPTH), min(a.n, OKX_DEPTH))
+        for i in range(k):
+            if i < b.n:
+                n += _fmt(buf + n, b.lv[b.n - 1 - i].price, pd, True)
+                buf[n] = c':'
+                n += _fmt(buf + n + 1, b.lv[b.n - 1 - i].size, sd, True) + 1
+                buf[n] = c':'
+                n += 1
+            if i < a.n:
+                n += _fmt(buf + n, a.lv[a.n - 1 - i].price, pd, True)
+                buf[n] = c':'
+                n += _fmt(buf + n + 1, a.lv[a.n - 1 - i].size, sd, True) + 1
+                buf[n] = c':'
+                n += 1
+        if n:
+            n -= 1   # no separator after the last value
+        crc = zlib.crc32(PyBytes_FromStringAndSize(buf, n))
+        return crc - (1 << 32) if crc >= (1 << 31) else crc
+
+    def checksum_kraken(self):
+        """Kraken's CRC32 (unsigned) of the top 10 asks then the top 10 bids."""
+        cdef char buf[KRAKEN_DEPTH * 2 * 48]
+        cdef Py_ssize_t n = 0, i, j
+        cdef side_t* s
+        for j in range(2):
+            s = &self._asks if j == 0 else &self._bids
+            for i in range(min(s.n, KRAKEN_DEPTH)):
+                n += _kraken_digits(buf + n, s.lv[s.n - 1 - i].price, self.price_decimals)
+                n += _kraken_digits(buf + n, s.lv[s.n - 1 - i].size, self.size_decimals)
+        return zlib.crc32(PyBytes_FromStringAndSize(buf, n))
+
+    def copy(self):
+        cdef Book other = Book(self.price_decimals, self.size_decimals, self.max_depth)
+        _reserve(&other._bids, self._bids.n)
+        _reserve(&other._asks, self._asks.n)
+        if self._bids.n:
+            memcpy(other._bids.lv, self._bids.lv, self._bids.n * sizeof(level_t))
+        if self._asks.n:
+            memcpy(other._asks.lv, self._asks.lv, self._asks.n * sizeof(level_t))
+        other._bids.n = self._bids.n
+        other._asks.n = self._asks.n
+        return other
+
+    def _check(self, crossed_ok=False):
+        """Raise InvariantError unless sides are sorted, unique, positive and within depth."""
+        cdef side_t* s
+        cdef Py_ssize_t i
+        cdef bint desc
+        for desc in range(2):
+            s = &self._bids if not desc else &self._asks
+            name = "ask" if desc else "bid"
+            for i in range(s.n):
+                if s.lv[i].size <= 0:
+                    raise InvariantError(f"{name} level {s.lv[i].price} has size {s.lv[i].size}")
+                if i and ((s.lv[i - 1].price >= s.lv[i].price) if not desc
+                          else (s.lv[i - 1].price <= s.lv[i].price)):
+                    raise InvariantError(f"{name} prices not strictly sorted at {s.lv[i].price}")
+            if self.max_depth and s.n > self.max_depth:
+                raise InvariantError(f"{name} side deeper than max_depth {self.max_depth}")
+        if not crossed_ok and self._crossed():
+            raise InvariantError(f"crossed book: {self!r}")
+
+    def __repr__(self):
+        return (
+            f"<Book bids={self._bids.n} asks={self._asks.n} "
+            f"best_bid={self.best_bid()} best_ask={self.best_ask()} "
+            f"decimals=({self.price_decimals}, {self.size_decimals})>"
+        )
+
+
+cdef void _side_truncate(side_t* s, Py_ssize_t depth) noexcept:
+    """Keep the best DEPTH levels (the last ones) of a side."""
+    cdef Py_ssize_t cut = s.n - depth
+    if cut > 0:
+        memmove(s.lv, s.lv + cut, depth * sizeof(level_t))
+        s.n = depth
+
+
+cdef Py_ssize_t _kraken_digits(char* out, int64_t v, int d) noexcept:
+    """V at D fixed decimals with the point removed and leading zeros stripped."""
+    cdef char tmp[48]
+    cdef Py_ssize_t n = _fmt(tmp, v, d, False), i, k = 0, j = 0
+    for i in range(n):
+        if tmp[i] != c'.':
+            tmp[k] = tmp[i]
+            k += 1
+    while j < k and tmp[j] == c'0':
+        j += 1
+    memcpy(out, tmp + j, k - j)
+    return k - j
