@@ -18,6 +18,8 @@ from libc.string cimport memcpy, memmove
 
 import zlib
 
+cimport cython
+
 import numpy as np
 
 cimport numpy as cnp
@@ -286,6 +288,18 @@ cdef object _levels_array(const side_t* s, Py_ssize_t n):
     return out
 
 
+@cython.boundscheck(True)
+@cython.wraparound(True)
+cdef tuple _generic_level(object level):
+    """Items 0 and 1 of any level sequence (checked indexing: short lists must not be read past)."""
+    if isinstance(level, (str, bytes)):
+        raise ParseError(f"bad level {level!r}: want [price, size, ...]")
+    try:
+        return level[0], level[1]
+    except (TypeError, IndexError, KeyError):
+        raise ParseError(f"bad level {level!r}: want [price, size, ...]") from None
+
+
 cdef class Book:
     """An L2 book with exact int64 fixed-point prices and sizes (see docs/core-api.md)."""
 
@@ -350,11 +364,7 @@ cdef class Book:
                 p = <object>PyTuple_GET_ITEM(level, 0)
                 q = <object>PyTuple_GET_ITEM(level, 1)
             else:
-                try:
-                    p = level[0]
-                    q = level[1]
-                except (TypeError, IndexError, KeyError):
-                    raise ParseError(f"bad level {level!r}: want [price, size, ...]") from None
+                p, q = _generic_level(level)
             if isinstance(p, bool) or isinstance(q, bool):
                 raise ParseError(f"bad level {level!r}: want [price, size, ...]")
             parse_value(p, pd, &lv[i].price)

@@ -198,6 +198,8 @@ class Book:
         out = []
         pd, sd = self._pd, self._sd
         for level in levels:
+            if isinstance(level, (str, bytes)):
+                raise ParseError(f"bad level {level!r}: want [price, size, ...]")
             try:
                 p, s = level[0], level[1]
             except (TypeError, IndexError, KeyError):
