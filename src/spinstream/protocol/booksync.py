@@ -1,0 +1,451 @@
+"""Snapshot + delta sequencing for L2 books: one state machine, one small rule per venue.
+
+A venue parser extracts an update's sequence ids into `Ids`. A rule (`BINANCE_SPOT`,
+`BINANCE_USDM`, `BYBIT`, `OKX`, `DERIBIT`, `COINBASE`) classifies one update against the
+last applied id and returns a `Verdict`. `BookSync` buffers what arrives before a snapshot,
+replays the buffer onto a snapshot, and answers each update with an `Action`. It never holds
+the book: it hands back the caller's opaque payloads, and the caller applies their levels.
+
+    WAITING_SNAPSHOT --snapshot / in-band RESET / self-anchoring rule--> SYNCED
+    SYNCED --gap / invalidate()--> RESYNC_NEEDED --snapshot / in-band RESET--> SYNCED
+    WAITING_SNAPSHOT --buffer overflow--> RESYNC_NEEDED;   reset(): any state -> WAITING_SNAPSHOT
+
+Sequencing outcomes are return values, never exceptions; a rule raises `ProtocolError` only
+when the ids it needs are missing or malformed (a parser bug or a broken frame).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from dataclasses import dataclass
+from typing import ClassVar, Generic, Protocol, TypeVar
+
+from spinstream.errors import ProtocolError
+
+__all__ = [
+    "BINANCE_SPOT",
+    "BINANCE_USDM",
+    "BYBIT",
+    "COINBASE",
+    "DERIBIT",
+    "OKX",
+    "Action",
+    "BinanceSpotRule",
+    "BinanceUsdmRule",
+    "BookSync",
+    "BybitRule",
+    "CoinbaseRule",
+    "DeribitRule",
+    "Ids",
+    "OkxRule",
+    "Replay",
+    "Rule",
+    "SyncState",
+    "Verdict",
+]
+
+P = TypeVar("P")
+
+
+class SyncState(enum.Enum):
+    """Where a `BookSync` is: no book yet, book in sync, or book broken until a new snapshot."""
+
+    WAITING_SNAPSHOT = "waiting_snapshot"
+    SYNCED = "synced"
+    RESYNC_NEEDED = "resync_needed"
+
+
+class Verdict(enum.Enum):
+    """A rule's classification of one update against the last applied id."""
+
+    WAIT = "wait"  # no anchor yet (last is None): hold it until a snapshot
+    STALE = "stale"  # already covered by the book: drop it
+    APPLY = "apply"  # chains onto the book: apply it; the book's id becomes ids.seq
+    GAP = "gap"  # updates were missed: the book is broken, resync
+    RESET = "reset"  # the message is itself a full book: replace the book; id becomes ids.seq
+
+
+class Action(enum.Enum):
+    """What the caller does with the update it just passed to `BookSync.on_update`."""
+
+    APPLY = "apply"  # apply the payload's levels to the book
+    RESET = "reset"  # the payload is a full book: clear the book, then apply it
+    DROP = "drop"  # stale: ignore the payload
+    BUFFER = "buffer"  # held by the sync until a snapshot: nothing to do now
+    RESYNC = "resync"  # gap or overflow: mark the book stale, fetch a snapshot or resubscribe
+
+
+@dataclass(frozen=True, slots=True)
+class Ids:
+    """The sequence ids of one book message, as the venue parser extracted them.
+
+    `seq` is the id the book has after this message (Binance `u`, Bybit `u`, OKX `seqId`,
+    Deribit `change_id`, Coinbase `sequence_num`); `first` is the first id it covers
+    (Binance `U`); `prev` is the venue's back-link (Binance USD-M `pu`, OKX `prevSeqId`,
+    Deribit `prev_change_id`); `snapshot` says the message is a full book (Bybit
+    `type=snapshot`, OKX `action=snapshot`, Deribit `type=snapshot`).
+    """
+
+    seq: int
+    first: int | None = None
+    prev: int | None = None
+    snapshot: bool = False
+
+
+class Rule(Protocol):
+    """A venue's sequencing rule: classify one update; pure, no state of its own.
+
+    `last` is the book's id (None when there is no book); `after_snapshot` is True while
+    `last` is a REST snapshot's id and nothing has been applied on top of it. RESET must
+    depend on `ids` alone. A rule returns WAIT only when `last` is None, and APPLY for a
+    None `last` only if the venue needs no snapshot to anchor its sequence (Coinbase).
+    """
+
+    name: ClassVar[str]
+
+    def classify(self, last: int | None, after_snapshot: bool, ids: Ids) -> Verdict: ...
+
+
+def _range(rule: str, ids: Ids) -> tuple[int, int]:
+    """Binance's (U, u) pair, checked."""
+    if ids.first is None or ids.first > ids.seq:
+        raise ProtocolError(f"{rule}: bad update id range U={ids.first} u={ids.seq}")
+    return ids.first, ids.seq
+
+
+def _prev(rule: str, ids: Ids) -> int:
+    if ids.prev is None:
+        raise ProtocolError(f"{rule}: update without a previous id (seq={ids.seq})")
+    return ids.prev
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceSpotRule:
+    """Binance spot diff depth (`U`, `u`; REST `lastUpdateId`), per the corrected 2025-11 doc.
+
+    Stale when u <= id; gap when U > id + 1; otherwise apply (so the first applied event
+    straddles U <= lastUpdateId + 1 <= u, and later ones normally have U == previous u + 1).
+    The doc ignores only u < id after the first event; an event with u == id re-sets levels
+    the book already holds at id u, so dropping it is equivalent and keeps "applied" exact.
+    """
+
+    name: ClassVar[str] = "binance_spot"
+
+    def classify(self, last: int | None, after_snapshot: bool, ids: Ids) -> Verdict:
+        first, seq = _range(self.name, ids)
+        if last is None:
+            return Verdict.WAIT
+        if seq <= last:
+            return Verdict.STALE
+        if first > last + 1:
+            return Verdict.GAP
+        return Verdict.APPLY
+
+
+@dataclass(frozen=True, slots=True)
+class BinanceUsdmRule:
+    """Binance USD-M futures depth (`U`, `u`, `pu`; REST `lastUpdateId`).
+
+    On a REST snapshot: drop u < lastUpdateId; the first applied event has
+    U <= lastUpdateId <= u, anything later-starting is a gap. After that each event's
+    `pu` must equal the previous event's `u`, otherwise a gap (the doc allows nothing else).
+    """
+
+    name: ClassVar[str] = "binance_usdm"
+
+    def classify(self, last: int | None, after_snapshot: bool, ids: Ids) -> Verdict:
+        first, seq = _range(self.name, ids)
+        prev = _prev(self.name, ids)  # every USD-M event carries pu; checked before buffering
+        if last is None:
+            return Verdict.WAIT
+        if after_snapshot:
+            if seq < last:
+                return Verdict.STALE
+            return Verdict.APPLY if first <= last else Verdict.GAP
+        return Verdict.APPLY if prev == last else Verdict.GAP
+
+
+@dataclass(frozen=True, slots=True)
+class BybitRule:
+    """Bybit v5 `orderbook.{depth}.{symbol}` (`type`, `u`).
+
+    A snapshot message, or any message with u == 1 (service restart), replaces the book.
+    A delta with u <= id is stale. Bybit documents `u` only as "a sequence" and resends a
+    snapshot itself when its side has a problem, so by default any larger `u` applies;
+    `consecutive=True` also calls u != id + 1 a gap (what recorded linear/spot traffic shows).
+    """
+
+    name: ClassVar[str] = "bybit"
+    consecutive: bool = False
+
+    def classify(self, last: int | None, after_snapshot: bool, ids: Ids) -> Verdict:
+        if ids.snapshot or ids.seq == 1:
+            return Verdict.RESET
+        if last is None:
+            return Verdict.WAIT
+        if ids.seq <= last:
+            return Verdict.STALE
+        if self.consecutive and ids.seq != last + 1:
+            return Verdict.GAP
+        return Verdict.APPLY
+
+
+@dataclass(frozen=True, slots=True)
+class OkxRule:
+    """OKX v5 books (`seqId`, `prevSeqId`; a snapshot has prevSeqId -1).
+
+    An update applies when prevSeqId == id. That covers the ~60 s keepalive (empty, seqId ==
+    prevSeqId) and the maintenance reset (seqId < prevSeqId: OKX says accept it, later
+    updates chain normally). Any other mismatch is a gap. After a REST snapshot (OKX's
+    announced REST + seqId stitching) the first update may straddle it,
+    prevSeqId <= snapshot seqId < seqId, and updates with seqId <= snapshot seqId are stale.
+    The checksum (0 since 2026-06-23) is the caller's: it calls `BookSync.invalidate`.
+    """
+
+    name: ClassVar[str] = "okx"
+
+    def classify(self, last: int | None, after_snapshot: bool, ids: Ids) -> Verdict:
+        if ids.snapshot or ids.prev == -1:
+            return Verdict.RESET
+        prev = _prev(self.name, ids)
+        if last is None:
+            return Verdict.WAIT
+        if prev == last:
+            return Verdict.APPLY
+        if after_snapshot:
+            if ids.seq <= last:
+                return Verdict.STALE
+            if prev < last:
+                return Verdict.APPLY
+        return Verdict.GAP
+
+
+@dataclass(frozen=True, slots=True)
+class DeribitRule:
+    """Deribit `book.{instrument}.{interval}` (`change_id`, `prev_change_id`).
+
+    The first notification (type snapshot, no prev_change_id) replaces the book, as does
+    any message without prev_change_id (the grouped channel sends whole books). A change
+    applies when prev_change_id == id; otherwise resubscribe.
+    """
+
+    name: ClassVar[str] = "deribit"
+
+    def classify(self, last: int | None, after_snapshot: bool, ids: Ids) -> Verdict:
+        if ids.snapshot or ids.prev is None:
+            return Verdict.RESET
+        if last is None:
+            return Verdict.WAIT
+        return Verdict.APPLY if ids.prev == last else Verdict.GAP
+
+
+@dataclass(frozen=True, slots=True)
+class CoinbaseRule:
+    """Coinbase Advanced Trade `sequence_num`: one counter per connection, +1 per message.
+
+    Feed every message of the connection to one sync. The first message after a fresh
+    start anchors the count (no snapshot carries it); then seq == id + 1 applies, a smaller
+    number is out of order and ignored (Coinbase's doc), a larger one is a gap: resubscribe
+    or reconnect, then `reset()`. The `snapshot` flag is ignored: the counter spans every
+    channel, so the caller resets a product's book on its own l2 `snapshot` event.
+    """
+
+    name: ClassVar[str] = "coinbase"
+
+    def classify(self, last: int | None, after_snapshot: bool, ids: Ids) -> Verdict:
+        if last is None or ids.seq == last + 1:
+            return Verdict.APPLY
+        return Verdict.STALE if ids.seq <= last else Verdict.GAP
+
+
+BINANCE_SPOT = BinanceSpotRule()
+BINANCE_USDM = BinanceUsdmRule()
+BYBIT = BybitRule()
+OKX = OkxRule()
+DERIBIT = DeribitRule()
+COINBASE = CoinbaseRule()
+
+
+@dataclass(frozen=True, slots=True)
+class Replay(Generic[P]):
+    """What `BookSync.on_snapshot` decided: use the snapshot, then apply `updates` in order.
+
+    `ok` False means the buffered stream does not chain onto this snapshot (it is older
+    than the buffer, or the buffer has a gap): discard the snapshot and fetch another.
+    """
+
+    ok: bool
+    updates: tuple[P, ...] = ()
+
+
+class BookSync(Generic[P]):
+    """Decides which book updates to apply, drop, hold or resync on, under one venue rule.
+
+    Counters for logs and metrics: `applied` (payloads handed back to apply, resets
+    included), `stale` (dropped as already covered), `gaps`, `resyncs` (entries into
+    RESYNC_NEEDED for any reason) and `overflows` (buffered updates pushed out).
+    """
+
+    __slots__ = (
+        "rule",
+        "max_buffer",
+        "_state",
+        "_last",
+        "_after_snapshot",
+        "_buffer",
+        "reason",
+        "applied",
+        "stale",
+        "gaps",
+        "resyncs",
+        "overflows",
+    )
+
+    def __init__(self, rule: Rule, *, max_buffer: int = 1000) -> None:
+        if max_buffer < 1:
+            raise ValueError("max_buffer must be at least 1")
+        self.rule = rule
+        self.max_buffer = max_buffer
+        self._state = SyncState.WAITING_SNAPSHOT
+        self._last: int | None = None
+        self._after_snapshot = False
+        self._buffer: deque[tuple[Ids, P]] = deque()
+        self.reason: str | None = None  # why the last resync was needed
+        self.applied = 0
+        self.stale = 0
+        self.gaps = 0
+        self.resyncs = 0
+        self.overflows = 0
+
+    @property
+    def state(self) -> SyncState:
+        """The current state."""
+        return self._state
+
+    @property
+    def last(self) -> int | None:
+        """The book's sequence id (last applied update or snapshot); None unless SYNCED."""
+        return self._last
+
+    @property
+    def buffered(self) -> int:
+        """How many updates are held for the next snapshot."""
+        return len(self._buffer)
+
+    def on_update(self, ids: Ids, payload: P) -> Action:
+        """Classify one update; APPLY and RESET mean the caller applies `payload` now.
+
+        Raises:
+            ProtocolError: the rule needs an id the parser did not provide.
+        """
+        verdict = self.rule.classify(self._last, self._after_snapshot, ids)
+        if self._state is SyncState.SYNCED:
+            if verdict is Verdict.APPLY:
+                self._last = ids.seq
+                self._after_snapshot = False
+                self.applied += 1
+                return Action.APPLY
+            if verdict is Verdict.STALE:
+                self.stale += 1
+                return Action.DROP
+            if verdict is Verdict.RESET:
+                return self._reset_to(ids.seq)
+            self.gaps += 1
+            self._break(f"{self.rule.name}: gap at {ids} after id {self._last}")
+            self._buffer.append((ids, payload))
+            return Action.RESYNC
+        if verdict is Verdict.RESET:
+            self.stale += len(self._buffer)
+            self._buffer.clear()
+            return self._reset_to(ids.seq)
+        if verdict is Verdict.APPLY and self._state is SyncState.WAITING_SNAPSHOT:
+            self._state = SyncState.SYNCED  # a self-anchoring rule: this update starts the chain
+            self._last = ids.seq
+            self.applied += 1
+            return Action.APPLY
+        if verdict is Verdict.STALE:
+            self.stale += 1
+            return Action.DROP
+        return self._hold(ids, payload)
+
+    def on_snapshot(self, snapshot_id: int) -> Replay[P]:
+        """Take a REST snapshot's id; replay the buffer onto it (stale dropped, chain checked).
+
+        On success the state is SYNCED. Otherwise it is RESYNC_NEEDED, the buffer is kept from
+        the first update that did not chain, and the caller fetches a newer snapshot.
+
+        Raises:
+            ProtocolError: the rule needs an id the parser did not provide.
+        """
+        last, after = snapshot_id, True
+        out: list[P] = []
+        buf, classify = self._buffer, self.rule.classify
+        stale = 0
+        while buf:
+            ids, payload = buf[0]
+            verdict = classify(last, after, ids)
+            if verdict is Verdict.STALE:
+                stale += 1
+            elif verdict is Verdict.APPLY:
+                out.append(payload)
+                last, after = ids.seq, False
+            else:  # GAP (RESET and WAIT cannot occur against an anchor)
+                self.stale += stale
+                self.gaps += 1
+                where = "snapshot older than the buffer" if after else "gap in the buffer"
+                self._break(f"{self.rule.name}: {where}: {ids} after id {last}")
+                return Replay(False)  # the buffer keeps this update and what follows it
+            buf.popleft()
+        self.stale += stale
+        self.applied += len(out)
+        self._state = SyncState.SYNCED
+        self._last = last
+        self._after_snapshot = after
+        return Replay(True, tuple(out))
+
+    def invalidate(self, reason: str) -> None:
+        """Mark the book broken from outside (checksum mismatch, disconnect): RESYNC_NEEDED."""
+        self._buffer.clear()
+        if self._state is not SyncState.RESYNC_NEEDED:
+            self._break(f"{self.rule.name}: {reason}")
+
+    def reset(self) -> None:
+        """Forget the book and the buffer (a new connection): back to WAITING_SNAPSHOT."""
+        self._buffer.clear()
+        self._state = SyncState.WAITING_SNAPSHOT
+        self._last = None
+        self._after_snapshot = False
+
+    def __repr__(self) -> str:
+        return (
+            f"BookSync({self.rule.name}, {self._state.name}, last={self._last}, "
+            f"buffered={len(self._buffer)}, applied={self.applied}, stale={self.stale}, "
+            f"gaps={self.gaps}, resyncs={self.resyncs}, overflows={self.overflows})"
+        )
+
+    def _reset_to(self, seq: int) -> Action:
+        self._state = SyncState.SYNCED
+        self._last = seq
+        self._after_snapshot = False
+        self.applied += 1
+        return Action.RESET
+
+    def _break(self, reason: str) -> None:
+        """Enter RESYNC_NEEDED; the buffer is left as it is."""
+        self._state = SyncState.RESYNC_NEEDED
+        self._last = None
+        self._after_snapshot = False
+        self.resyncs += 1
+        self.reason = reason
+
+    def _hold(self, ids: Ids, payload: P) -> Action:
+        action = Action.BUFFER
+        if len(self._buffer) >= self.max_buffer:
+            self._buffer.popleft()
+            self.overflows += 1
+            if self._state is SyncState.WAITING_SNAPSHOT:
+                self._break(f"{self.rule.name}: buffer overflow ({self.max_buffer} updates)")
+                action = Action.RESYNC
+        self._buffer.append((ids, payload))
+        return action
