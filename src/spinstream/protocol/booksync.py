@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from collections import deque
 from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 from spinstream.errors import ProtocolError
@@ -42,6 +43,7 @@ __all__ = [
     "Replay",
     "Rule",
     "SyncState",
+    "SyncedBook",
     "Verdict",
 ]
 
@@ -449,3 +451,78 @@ class BookSync(Generic[P]):
                 action = Action.RESYNC
         self._buffer.append((ids, payload))
         return action
+
+
+Levels = Sequence[Sequence[object]]
+
+
+class SyncedBook:
+    """A `_core.Book` fed through a `BookSync`: the one place a venue protocol touches a book.
+
+    `update` and `snapshot` apply what the sync allows and report whether the book is now in
+    sync (`in_sync`: SYNCED and not crossed). A level the core rejects (ParseError) breaks the
+    sync like a gap: the book is left as it was and a resync is needed.
+    """
+
+    __slots__ = ("book", "sync")
+
+    def __init__(
+        self,
+        rule: Rule,
+        price_decimals: int,
+        size_decimals: int,
+        *,
+        max_depth: int = 0,
+        max_buffer: int = 1000,
+    ) -> None:
+        from spinstream._core import Book  # the only core import under protocol/
+
+        self.book = Book(price_decimals, size_decimals, max_depth)
+        self.sync: BookSync[tuple[Levels, Levels]] = BookSync(rule, max_buffer=max_buffer)
+
+    @property
+    def in_sync(self) -> bool:
+        """True when the book may be served: synced and not crossed."""
+        return self.sync.state is SyncState.SYNCED and not self.book.crossed()
+
+    def update(self, ids: Ids, bids: Levels, asks: Levels) -> Action:
+        """Feed one venue update; applies it when the sync says so. Returns the sync's action."""
+        action = self.sync.on_update(ids, (bids, asks))
+        try:
+            if action is Action.APPLY:
+                self.book.apply_deltas(bids, asks)
+            elif action is Action.RESET:
+                self.book.apply_snapshot(bids, asks)
+        except ValueError as exc:
+            self.sync.invalidate(f"bad level: {exc}")
+            return Action.RESYNC
+        if action in (Action.APPLY, Action.RESET) and self.book.crossed():
+            self.sync.invalidate("crossed book after a full update")
+            return Action.RESYNC
+        return action
+
+    def snapshot(self, snapshot_id: int, bids: Levels, asks: Levels) -> bool:
+        """Take a REST snapshot and replay the buffered updates; True when in sync after it."""
+        replay = self.sync.on_snapshot(snapshot_id)
+        if not replay.ok:
+            return False
+        try:
+            self.book.apply_snapshot(bids, asks)
+            for b, a in replay.updates:
+                self.book.apply_deltas(b, a)
+        except ValueError as exc:
+            self.sync.invalidate(f"bad level: {exc}")
+            return False
+        if self.book.crossed():
+            self.sync.invalidate("crossed book after a snapshot")
+            return False
+        return True
+
+    def invalidate(self, reason: str) -> None:
+        """Break the sync from outside (failed checksum, disconnect)."""
+        self.sync.invalidate(reason)
+
+    def reset(self) -> None:
+        """Forget everything (a new connection): wait for a new snapshot."""
+        self.sync.reset()
+        self.book.clear()
