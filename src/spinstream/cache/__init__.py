@@ -1,0 +1,1 @@
+"""The stream-fed state store behind ctx."""

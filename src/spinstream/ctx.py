@@ -1,0 +1,348 @@
+"""What strategies call: `ctx.<account>.get_*` (cache first, REST on a miss) and order flows.
+
+`VenueClient` is the sync client for strategy code in a worker thread: a cached answer returns at
+once; a miss runs the venue's REST call on the runtime's loop and blocks only this thread, then
+subscribes the stream so the next call is cached. `AsyncVenueClient` has the same methods as
+coroutines. In browser mode every call is REST and no stream is ever opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from spinstream.errors import ConfigError, NotAvailable
+from spinstream.models import Account, Order, OrderBook, Position, Ticker
+from spinstream.runtime import AccountRuntime
+
+__all__ = ["AsyncVenueClient", "Context", "VenueClient"]
+
+T = TypeVar("T")
+SIDES = ("buy", "sell")
+TYPES = ("limit", "market")
+
+
+def _check_order(side: str, type: str, quantity: float, price: float | None) -> None:
+    """Validate user input once, here, before anything is signed or sent."""
+    if side not in SIDES:
+        raise ConfigError(f"side must be one of {SIDES}, not {side!r}")
+    if type not in TYPES:
+        raise ConfigError(f"type must be one of {TYPES}, not {type!r}")
+    if not quantity or quantity <= 0:
+        raise ConfigError(f"quantity must be positive, not {quantity!r}")
+    if type == "limit" and (price is None or price <= 0):
+        raise ConfigError("a limit order needs a positive price")
+
+
+class _Calls:
+    """The REST side of every verb, as coroutines run on the runtime's loop."""
+
+    def __init__(self, acct: AccountRuntime) -> None:
+        self.acct = acct
+        self.rest = acct.rest
+        self.clock = acct.runtime.clock
+
+    def _creds(self) -> Any:
+        creds = self.acct.cfg.credentials
+        if creds is None:
+            raise ConfigError(f"{self.acct.alias}: this call needs API credentials")
+        return creds
+
+    def _now_ms(self) -> int:
+        return self.clock.ns() // 1_000_000
+
+    async def ticker(self, market: str, symbol: str) -> Ticker:
+        resp = await self.acct.send(self.rest.build_ticker(market, symbol))
+        return self.rest.parse_ticker(market, symbol, resp.body, self.clock.ns())  # type: ignore[no-any-return]
+
+    async def orderbook(self, market: str, symbol: str, depth: int) -> OrderBook:
+        resp = await self.acct.send(self.rest.build_orderbook(market, symbol, depth))
+        return self.rest.parse_orderbook(market, symbol, resp.body, self.clock.ns(), depth)  # type: ignore[no-any-return]
+
+    async def account(self, market: str) -> Account:
+        req = self.rest.build_account(market, self._creds(), self._now_ms())
+        resp = await self.acct.send(req)
+        return self.rest.parse_account(market, resp.body, self.clock.ns())  # type: ignore[no-any-return]
+
+    async def positions(self, market: str, symbol: str | None) -> list[Position]:
+        req = self.rest.build_positions(market, self._creds(), self._now_ms(), symbol)
+        resp = await self.acct.send(req)
+        return list(self.rest.parse_positions(market, resp.body, self.clock.ns()))
+
+    async def orders(self, market: str, symbol: str | None) -> list[Order]:
+        req = self.rest.build_open_orders(market, self._creds(), self._now_ms(), symbol)
+        resp = await self.acct.send(req)
+        return list(self.rest.parse_open_orders(market, resp.body, self.clock.ns()))
+
+    async def place(self, market: str, **kw: Any) -> Order:
+        req = self.rest.build_place_order(market, self._creds(), self._now_ms(), **kw)
+        resp = await self.acct.send(req)
+        return self.rest.parse_order(market, resp.body, self.clock.ns())  # type: ignore[no-any-return]
+
+    async def cancel(self, market: str, **kw: Any) -> Order:
+        req = self.rest.build_cancel_order(market, self._creds(), self._now_ms(), **kw)
+        resp = await self.acct.send(req)
+        return self.rest.parse_order(market, resp.body, self.clock.ns())  # type: ignore[no-any-return]
+
+
+class _Base:
+    """What the sync and async clients share: the cache reads and the subscribe-on-miss rule."""
+
+    def __init__(self, acct: AccountRuntime, mode: str = "server") -> None:
+        if mode not in ("server", "browser"):
+            raise ConfigError(f"mode must be 'server' or 'browser', not {mode!r}")
+        self._acct = acct
+        self._rt = acct.runtime
+        self._store = acct.runtime.store
+        self._alias = acct.alias
+        self._server = mode == "server"
+        self._default = acct.default_market
+        self._tickers = self._store.tickers_of(acct.alias, self._default)
+        self._calls = _Calls(acct)
+        self.mode = mode
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._alias} ({self._acct.venue}, {self.mode})>"
+
+    def _derivatives_market(self, market: str | None) -> str:
+        if market is not None:
+            return self._acct.market(market)
+        for m in self._acct.spec.markets:
+            if m != "spot":
+                return str(m)
+        return self._default
+
+    def _miss(self, market: str, kind: str, symbol: str | None) -> None:
+        """Count a REST fallback and, in server mode, subscribe so the next call is cached."""
+        self._acct.counts[f"rest:{kind}"] += 1
+        if self._server:
+            self._rt.submit(self._acct.subscribe, market, kind, symbol)
+
+    def _hit(self, kind: str) -> None:
+        self._acct.counts[f"hit:{kind}"] += 1
+
+    def _cached_private(self, market: str, kind: str) -> Any:
+        if not self._server:
+            return None
+        s = self._store
+        if kind == "account":
+            return s.account(self._alias, market)
+        if kind == "positions":
+            return s.positions(self._alias, market)
+        return s.orders(self._alias, market)
+
+
+class VenueClient(_Base):
+    """Sync venue client for strategy threads (`ctx.binance`, `ctx.bybit`, ...)."""
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._rt.call(coro)
+
+    def get_ticker(self, symbol: str, market: str | None = None) -> Ticker:
+        """Best bid/ask (and last) of SYMBOL: the stream's if fresh, else REST."""
+        if market is None and self._server:
+            e = self._tickers.get(symbol)
+            if e is not None and e.fresh:
+                return e.value  # type: ignore[no-any-return]
+        m = self._acct.market(market)
+        if self._server:
+            t = self._store.ticker(self._alias, m, symbol)
+            if t is not None:
+                return t
+        self._miss(m, "ticker", symbol)
+        return self._run(self._calls.ticker(m, symbol))
+
+    def get_orderbook(self, symbol: str, depth: int = 10, market: str | None = None) -> OrderBook:
+        """Top DEPTH levels of SYMBOL's book: the stream's if in sync, else REST."""
+        m = self._acct.market(market)
+        if self._server:
+            b = self._store.orderbook(self._alias, m, symbol, depth)
+            if b is not None:
+                self._hit("book")
+                return b
+        self._miss(m, "book", symbol)
+        return self._run(self._calls.orderbook(m, symbol, depth))
+
+    def get_balance(self, market: str | None = None) -> Account:
+        """Balances of the account on MARKET (spot wallet, futures margin, unified wallet)."""
+        m = self._acct.market(market)
+        a = self._cached_private(m, "account")
+        if a is not None:
+            self._hit("account")
+            return a  # type: ignore[no-any-return]
+        self._miss(m, "account", None)
+        return self._run(self._calls.account(m))
+
+    get_account = get_balance
+
+    def get_positions(self, market: str | None = None, symbol: str | None = None) -> list[Position]:
+        """Open positions (derivatives market by default)."""
+        m = self._derivatives_market(market)
+        ps = self._cached_private(m, "positions")
+        if ps is not None:
+            self._hit("positions")
+            return [p for p in ps if symbol is None or p.symbol == symbol]
+        self._miss(m, "positions", None)
+        return self._run(self._calls.positions(m, symbol))
+
+    def get_orders(self, market: str | None = None, symbol: str | None = None) -> list[Order]:
+        """Open orders."""
+        m = self._acct.market(market)
+        os_ = self._cached_private(m, "orders")
+        if os_ is not None:
+            self._hit("orders")
+            return [o for o in os_ if symbol is None or o.symbol == symbol]
+        self._miss(m, "orders", None)
+        return self._run(self._calls.orders(m, symbol))
+
+    def place_order(
+        self,
+        symbol: str,
+        side: str,
+        type: str,
+        quantity: float,
+        price: float | None = None,
+        *,
+        market: str | None = None,
+        time_in_force: str | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        """Place an order (always sent to the venue)."""
+        _check_order(side, type, quantity, price)
+        m = self._acct.market(market)
+        if self._server:  # follow our orders on the private stream from now on
+            self._rt.submit(self._acct.subscribe, m, "orders", None)
+        return self._run(
+            self._calls.place(
+                m, symbol=symbol, side=side, type=type, quantity=quantity, price=price,
+                time_in_force=time_in_force, client_order_id=client_order_id,
+            )
+        )  # fmt: skip
+
+    def cancel_order(
+        self,
+        symbol: str,
+        order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
+        market: str | None = None,
+    ) -> Order:
+        """Cancel an order by venue id or client id (always sent to the venue)."""
+        if order_id is None and client_order_id is None:
+            raise ConfigError("cancel_order needs order_id or client_order_id")
+        m = self._acct.market(market)
+        return self._run(
+            self._calls.cancel(m, symbol=symbol, order_id=order_id, client_order_id=client_order_id)
+        )
+
+
+class AsyncVenueClient(_Base):
+    """The same verbs as coroutines, for asyncio users (any event loop)."""
+
+    async def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._rt._thread:  # already on the runtime's loop
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._rt.loop))
+
+    async def get_ticker(self, symbol: str, market: str | None = None) -> Ticker:
+        m = self._acct.market(market)
+        if self._server:
+            t = self._store.ticker(self._alias, m, symbol)
+            if t is not None:
+                return t
+        self._miss(m, "ticker", symbol)
+        return await self._run(self._calls.ticker(m, symbol))
+
+    async def get_orderbook(
+        self, symbol: str, depth: int = 10, market: str | None = None
+    ) -> OrderBook:
+        m = self._acct.market(market)
+        if self._server:
+            b = self._store.orderbook(self._alias, m, symbol, depth)
+            if b is not None:
+                return b
+        self._miss(m, "book", symbol)
+        return await self._run(self._calls.orderbook(m, symbol, depth))
+
+    async def get_balance(self, market: str | None = None) -> Account:
+        m = self._acct.market(market)
+        a = self._cached_private(m, "account")
+        if a is not None:
+            return a  # type: ignore[no-any-return]
+        self._miss(m, "account", None)
+        return await self._run(self._calls.account(m))
+
+    get_account = get_balance
+
+    async def get_positions(
+        self, market: str | None = None, symbol: str | None = None
+    ) -> list[Position]:
+        m = self._derivatives_market(market)
+        ps = self._cached_private(m, "positions")
+        if ps is not None:
+            return [p for p in ps if symbol is None or p.symbol == symbol]
+        self._miss(m, "positions", None)
+        return await self._run(self._calls.positions(m, symbol))
+
+    async def get_orders(self, market: str | None = None, symbol: str | None = None) -> list[Order]:
+        m = self._acct.market(market)
+        os_ = self._cached_private(m, "orders")
+        if os_ is not None:
+            return [o for o in os_ if symbol is None or o.symbol == symbol]
+        self._miss(m, "orders", None)
+        return await self._run(self._calls.orders(m, symbol))
+
+    async def place_order(
+        self,
+        symbol: str,
+        side: str,
+        type: str,
+        quantity: float,
+        price: float | None = None,
+        *,
+        market: str | None = None,
+        time_in_force: str | None = None,
+        client_order_id: str | None = None,
+    ) -> Order:
+        _check_order(side, type, quantity, price)
+        m = self._acct.market(market)
+        if self._server:
+            self._rt.submit(self._acct.subscribe, m, "orders", None)
+        return await self._run(
+            self._calls.place(
+                m, symbol=symbol, side=side, type=type, quantity=quantity, price=price,
+                time_in_force=time_in_force, client_order_id=client_order_id,
+            )
+        )  # fmt: skip
+
+    async def cancel_order(
+        self,
+        symbol: str,
+        order_id: str | None = None,
+        *,
+        client_order_id: str | None = None,
+        market: str | None = None,
+    ) -> Order:
+        if order_id is None and client_order_id is None:
+            raise ConfigError("cancel_order needs order_id or client_order_id")
+        m = self._acct.market(market)
+        return await self._run(
+            self._calls.cancel(m, symbol=symbol, order_id=order_id, client_order_id=client_order_id)
+        )
+
+
+class Context:
+    """What a strategy gets: one sync client per workspace account, as attributes."""
+
+    def __init__(self, workspace: Any, mode: str = "server") -> None:
+        workspace.check_mode(mode)
+        self.workspace = workspace
+        self.mode = mode
+        rt = workspace.runtime
+        for alias in workspace.accounts:
+            setattr(self, alias, VenueClient(rt.account(alias), mode=mode))
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotAvailable(f"no venue account {name!r} in this workspace")

@@ -1,0 +1,192 @@
+"""The shared runtime of a workspace: one event-loop thread, its connections, REST clients, cache.
+
+Strategy threads never touch the loop directly: they read the cache (`Store`) and hand work to
+the loop with `call` (wait for a coroutine's result) or `submit` (fire and forget). Connections
+are created on demand, one per venue account, protocol endpoint and market, and shared by every
+worker of the workspace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from spinstream.cache.store import Store
+from spinstream.errors import SpinstreamError, TransportError
+from spinstream.protocol.events import RestRequest
+from spinstream.protocol.limits import Limiter
+from spinstream.transport.clock import Clock
+from spinstream.transport.http import HttpClient, HttpResponse
+from spinstream.transport.stream import StreamConnection
+
+if TYPE_CHECKING:
+    from spinstream.workspace import AccountConfig, Workspace
+
+__all__ = ["AccountRuntime", "Runtime"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class AccountRuntime:
+    """One venue account inside the runtime: its REST client, its stream connections."""
+
+    def __init__(self, runtime: Runtime, cfg: AccountConfig) -> None:
+        self.runtime = runtime
+        self.cfg = cfg
+        self.alias = cfg.alias
+        self.venue = cfg.venue
+        pkg = importlib.import_module(f"spinstream.protocol.{cfg.venue}")
+        self.spec = pkg.SPEC
+        self.rest = importlib.import_module(f"spinstream.protocol.{cfg.venue}.rest")
+        self.protocols = importlib.import_module(f"spinstream.protocol.{cfg.venue}.protocol")
+        bases = {
+            market: cfg.resolve(envs[cfg.env])
+            for market, envs in self.spec.rest_bases.items()
+            if cfg.env in envs
+        }
+        self.http = HttpClient(cfg.venue, bases, Limiter(self.spec.limits()), runtime.clock)
+        self.connections: dict[tuple[str, str], StreamConnection] = {}
+        self.counts: Counter[str] = Counter()  # cache hits / REST fallbacks per kind
+
+    @property
+    def default_market(self) -> str:
+        return str(self.spec.default_market)
+
+    def market(self, market: str | None) -> str:
+        m = market or self.default_market
+        if m not in self.spec.markets:
+            raise SpinstreamError(
+                f"{self.venue} has no market {m!r} (markets: {self.spec.markets})"
+            )
+        return m
+
+    # ------------------------------------------------------------------ streams (loop thread)
+
+    def subscribe(self, market: str, kind: str, symbol: str | None) -> None:
+        """Make sure (kind, symbol) of MARKET is streamed; call on the event loop."""
+        cls = self.protocols.route(market, kind)
+        if cls is None:
+            return  # the venue does not stream this kind on this market
+        conn = self._connection(cls, market)
+        proto = conn.proto
+        if (kind, symbol) not in proto.subscriptions():
+            proto.subscribe(kind, symbol)
+            conn.poke()
+
+    def _connection(self, cls: type, market: str) -> StreamConnection:
+        key = (cls.__name__, market)
+        conn = self.connections.get(key)
+        if conn is None:
+            env_bases = self.spec.ws_bases[cls.endpoint]
+            base = self.cfg.resolve(env_bases[self.cfg.env])
+            if getattr(cls, "private", False) and self.cfg.credentials is None:
+                raise SpinstreamError(f"{self.alias}: private data needs credentials")
+            proto = cls(market, self.cfg.credentials, env=self.cfg.env)
+            store, alias = self.runtime.store, self.alias
+            conn = StreamConnection(
+                f"{self.alias}:{cls.__name__}:{market}",
+                base,
+                proto,
+                lambda events: store.apply(alias, events),
+                self.http,
+                self.runtime.clock,
+            )
+            self.connections[key] = conn
+            conn.start()
+        return conn
+
+    # ------------------------------------------------------------------ REST (loop thread)
+
+    async def send(self, req: RestRequest, *, max_wait_s: float | None = None) -> HttpResponse:
+        """Send a REST request and raise the venue's error if it answered with one."""
+        resp = await self.http.send(req, max_wait_s=max_wait_s)
+        self.rest.check_error(resp.status, resp.headers, resp.body)
+        return resp
+
+    async def close(self) -> None:
+        for conn in list(self.connections.values()):
+            await conn.close()
+        await self.http.close()
+
+
+class Runtime:
+    """The event-loop thread of a workspace and everything that lives on it."""
+
+    def __init__(self, workspace: Workspace, clock: Clock | None = None) -> None:
+        self.workspace = workspace
+        self.clock = clock or Clock()
+        self.store = Store()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name="spinstream-runtime", daemon=True)
+        self._accounts: dict[str, AccountRuntime] = {}
+        self._lock = threading.Lock()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Close every connection and REST session, then stop the loop thread."""
+        if not self._thread.is_alive():
+            return
+
+        async def shutdown() -> None:
+            for acct in list(self._accounts.values()):
+                await acct.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout_s)
+        except Exception as exc:  # noqa: BLE001 - best effort on the way out
+            log.warning("runtime shutdown: %r", exc)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout_s)
+
+    def account(self, alias: str) -> AccountRuntime:
+        """The runtime of account ALIAS (created on first use)."""
+        acct = self._accounts.get(alias)
+        if acct is None:
+            with self._lock:
+                acct = self._accounts.get(alias)
+                if acct is None:
+                    try:
+                        cfg = self.workspace.accounts[alias]
+                    except KeyError:
+                        raise SpinstreamError(f"no account {alias!r} in the workspace") from None
+                    acct = self._accounts[alias] = AccountRuntime(self, cfg)
+        return acct
+
+    def accounts(self) -> list[AccountRuntime]:
+        return list(self._accounts.values())
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout_s: float = 30.0) -> T:
+        """Run CORO on the loop and wait for its result (from any thread but the loop's)."""
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("Runtime.call from the event loop thread would deadlock; await it")
+        fut: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return fut.result(timeout_s)
+        except TimeoutError:
+            fut.cancel()
+            raise TransportError(f"no answer within {timeout_s} s") from None
+
+    def submit(self, fn: Callable[..., object], *args: object) -> None:
+        """Run FN(*ARGS) on the loop soon (fire and forget, errors logged)."""
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:  # noqa: BLE001 - never kill the loop
+                log.exception("runtime task %r failed", fn)
+
+        self.loop.call_soon_threadsafe(run)

@@ -1,0 +1,33 @@
+"""Clocks: the runtime reads time only through one of these, so tests can simulate time."""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["Clock", "SimClock"]
+
+
+class Clock:
+    """Wall-clock ns (venue timestamps are wall time) and monotonic ns (for waits)."""
+
+    def ns(self) -> int:
+        return time.time_ns()
+
+    def mono_ns(self) -> int:
+        return time.monotonic_ns()
+
+
+class SimClock(Clock):
+    """A clock that moves only when told to (`advance`): simulated hours in a test's seconds."""
+
+    def __init__(self, start_ns: int = 1_700_000_000 * 1_000_000_000) -> None:
+        self._now = start_ns
+
+    def ns(self) -> int:
+        return self._now
+
+    def mono_ns(self) -> int:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        self._now += int(seconds * 1_000_000_000)

@@ -1,0 +1,108 @@
+"""REST over aiohttp, paced by the venue's token buckets so normal use never meets a 429.
+
+The client resolves a `RestRequest`'s `base` key to a URL, waits for the limiter, sends, and
+returns status, headers and body; deciding what a venue's error body means is the venue's
+`rest.check_error`, not this module's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+
+from spinstream.errors import RateLimited, TransportError
+from spinstream.protocol.events import RestRequest
+from spinstream.protocol.limits import Limiter
+from spinstream.transport.clock import Clock
+
+__all__ = ["HttpClient", "HttpResponse"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class HttpClient:
+    """One venue account's REST client: base URLs, a shared aiohttp session, its limiter."""
+
+    def __init__(
+        self,
+        venue: str,
+        bases: Mapping[str, str],
+        limiter: Limiter,
+        clock: Clock | None = None,
+        *,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.venue = venue
+        self.bases = dict(bases)
+        self.limiter = limiter
+        self.clock = clock or Clock()
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        self._blocked_until = 0  # mono ns: the venue asked us to back off (Retry-After)
+        self.calls: Counter[str] = Counter()  # per path
+        self.rate_limited = 0  # 429/418 answers seen (each one means our limits are wrong)
+
+    def _session_now(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def url(self, req: RestRequest) -> str:
+        try:
+            base = self.bases[req.base]
+        except KeyError:
+            raise TransportError(f"{self.venue}: no REST base {req.base!r}") from None
+        return f"{base.rstrip('/')}{req.path}" + (f"?{req.query}" if req.query else "")
+
+    async def send(self, req: RestRequest, *, max_wait_s: float | None = None) -> HttpResponse:
+        """Send REQ once its budget allows; `max_wait_s` fails fast with RateLimited instead.
+
+        Raises:
+            RateLimited: the budget would need a longer wait than `max_wait_s`.
+            TransportError: connection failure or timeout.
+        """
+        now = self.clock.mono_ns()
+        wait = max(self.limiter.wait_ns(req.cost, now), self._blocked_until - now)
+        if max_wait_s is not None and wait > max_wait_s * 1e9:
+            raise RateLimited(
+                self.venue, "local", f"REST budget spent: next slot in {wait / 1e9:.1f} s"
+            )
+        wait = max(self.limiter.take(req.cost, now), self._blocked_until - now)
+        if wait > 0:
+            await asyncio.sleep(wait / 1e9)
+        url = self.url(req)
+        self.calls[req.path] += 1
+        try:
+            async with self._session_now().request(
+                req.method, url, data=req.body, headers=req.headers or None
+            ) as resp:
+                body = await resp.read()
+                status, headers = resp.status, resp.headers
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            raise TransportError(f"{self.venue}: {req.method} {req.path} failed: {exc!r}") from exc
+        if status in (418, 429):
+            self.rate_limited += 1
+            retry = headers.get("Retry-After")
+            delay = float(retry) if retry and retry.replace(".", "", 1).isdigit() else 1.0
+            self._blocked_until = self.clock.mono_ns() + int(delay * 1e9)
+            log.warning(
+                "%s answered %s on %s; backing off %.1f s", self.venue, status, req.path, delay
+            )
+        return HttpResponse(status, dict(headers), body)

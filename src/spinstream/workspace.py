@@ -1,0 +1,188 @@
+"""A workspace: which venue accounts exist, with what credentials and URLs, and their runtime.
+
+Configuration comes from `spinstream.toml` (secrets from environment variables) or from Python.
+Every worker and strategy of a workspace shares its runtime: one event-loop thread, one
+connection per venue account and endpoint, one cache.
+
+```toml
+[venues.binance]                  # the section name is the ctx attribute: ctx.binance
+venue = "binance"                 # optional when equal to the section name
+env = "testnet"                   # live | testnet | demo
+api_key_env = "BINANCE_API_KEY"   # secrets only through environment variables
+api_secret_env = "BINANCE_API_SECRET"
+[venues.binance.urls]             # optional: real base URL -> override (a simulator, a proxy)
+"https://api.binance.com" = "http://127.0.0.1:8001"
+```
+"""
+
+from __future__ import annotations
+
+import importlib
+import keyword
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spinstream.credentials import Credentials
+from spinstream.errors import ConfigError, UnsupportedError
+
+if TYPE_CHECKING:
+    from spinstream.ctx import AsyncVenueClient
+    from spinstream.runtime import Runtime
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["AccountConfig", "Workspace", "KNOWN_VENUES"]
+
+# venue name -> its protocol package (the package's SPEC says markets, URLs and limits)
+KNOWN_VENUES: dict[str, str] = {
+    "binance": "spinstream.protocol.binance",
+    "bybit": "spinstream.protocol.bybit",
+}
+ENVS = ("live", "testnet", "demo")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """One venue account: its ctx name (`alias`), venue, environment, credentials, URL overrides."""
+
+    alias: str
+    venue: str
+    env: str = "live"
+    credentials: Credentials | None = None
+    urls: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.alias.isidentifier() or keyword.iskeyword(self.alias):
+            raise ConfigError(f"account name {self.alias!r} is not a valid Python identifier")
+        if self.venue not in KNOWN_VENUES:
+            raise ConfigError(
+                f"unknown venue {self.venue!r} for {self.alias!r}; known: {', '.join(KNOWN_VENUES)}"
+            )
+        if self.env not in ENVS:
+            raise ConfigError(f"{self.alias}: env must be one of {ENVS}, not {self.env!r}")
+
+    def spec(self) -> Any:
+        """The venue's VenueSpec."""
+        return importlib.import_module(KNOWN_VENUES[self.venue]).SPEC
+
+    def resolve(self, real_base: str) -> str:
+        """The URL to use for one of the venue's real base URLs (override, or itself)."""
+        return self.urls.get(real_base) or self.urls.get(real_base.rstrip("/")) or real_base
+
+
+class Workspace:
+    """Venue accounts plus the shared runtime (started on first use, stopped by `close`)."""
+
+    def __init__(self, accounts: Mapping[str, AccountConfig] | list[AccountConfig]) -> None:
+        items = list(accounts.values()) if isinstance(accounts, Mapping) else list(accounts)
+        self.accounts: dict[str, AccountConfig] = {}
+        for a in items:
+            if a.alias in self.accounts:
+                raise ConfigError(f"account {a.alias!r} configured twice")
+            spec = a.spec()
+            if a.env not in spec.envs:
+                raise ConfigError(f"{a.alias}: {a.venue} has no {a.env!r} environment")
+            self.accounts[a.alias] = a
+        self._runtime: Runtime | None = None
+
+    def __repr__(self) -> str:
+        return f"Workspace({', '.join(f'{a.alias}={a.venue}:{a.env}' for a in self.accounts.values())})"
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, Any]) -> Workspace:
+        """Build from a parsed `spinstream.toml` (the `[venues.*]` tables)."""
+        venues = config.get("venues")
+        if not isinstance(venues, Mapping) or not venues:
+            raise ConfigError("config has no [venues.<name>] table")
+        accounts = []
+        for alias, v in venues.items():
+            if not isinstance(v, Mapping):
+                raise ConfigError(f"[venues.{alias}] must be a table")
+            unknown = set(v) - {"venue", "env", "api_key_env", "api_secret_env", "urls"}
+            if unknown:
+                raise ConfigError(f"[venues.{alias}]: unknown keys {sorted(unknown)}")
+            if "api_key" in v or "api_secret" in v:  # pragma: no cover - caught by `unknown`
+                raise ConfigError("put secrets in environment variables, not in the file")
+            creds = None
+            kv, sv = v.get("api_key_env"), v.get("api_secret_env")
+            if kv or sv:
+                if not (kv and sv):
+                    raise ConfigError(f"[venues.{alias}]: set both api_key_env and api_secret_env")
+                creds = Credentials.from_env(kv, sv)
+            urls = v.get("urls", {})
+            if not isinstance(urls, Mapping) or not all(isinstance(x, str) for x in urls.values()):
+                raise ConfigError(f"[venues.{alias}.urls] must map URLs to URLs")
+            accounts.append(
+                AccountConfig(
+                    alias=alias,
+                    venue=v.get("venue", alias),
+                    env=v.get("env", "live"),
+                    credentials=creds,
+                    urls=dict(urls),
+                )
+            )
+        return cls(accounts)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Workspace:
+        """Read `spinstream.toml`."""
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {p}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: {exc}") from exc
+        return cls.from_dict(data)
+
+    # ------------------------------------------------------------------ runtime
+
+    @property
+    def runtime(self) -> Runtime:
+        """The shared runtime (event-loop thread, connections, cache), started on first use."""
+        if self._runtime is None:
+            from spinstream.runtime import Runtime
+
+            self._runtime = Runtime(self)
+            self._runtime.start()
+        return self._runtime
+
+    def check_mode(self, mode: str) -> None:
+        """Refuse browser mode for server-only venues, and unknown modes."""
+        if mode not in ("server", "browser"):
+            raise ConfigError(f"mode must be 'server' or 'browser', not {mode!r}")
+        if mode == "browser":
+            for a in self.accounts.values():
+                if a.spec().server_only:
+                    raise UnsupportedError(
+                        f"{a.venue} is server-only: its API does not accept browser-origin "
+                        "requests; run this worker in server mode"
+                    )
+
+    def aclient(self, alias: str, mode: str = "server") -> AsyncVenueClient:
+        """The async client of one account (same methods as ctx's, as coroutines)."""
+        from spinstream.ctx import AsyncVenueClient
+
+        self.check_mode(mode)
+        return AsyncVenueClient(self.runtime.account(alias), mode=mode)
+
+    def close(self) -> None:
+        """Stop the runtime: close connections and the event-loop thread."""
+        if self._runtime is not None:
+            self._runtime.stop()
+            self._runtime = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
