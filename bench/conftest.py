@@ -1,0 +1,191 @@
+"""Benchmark harness: collects bench/bench_*.py, loads the contenders, prints per-unit figures.
+
+Run from the project root:  python -m pytest bench/ --benchmark-only
+(The default test run never sees these files: pyproject's testpaths is ["tests"] and the
+bench_*.py names don't match pytest's default python_files; this conftest collects them.)
+
+Every benchmark records in extra_info: `set` (what is being compared, e.g. "okx"), `contender`,
+`unit` ("level", "tick", "read", ...) and `units` (units per timed iteration). The summary
+printed at the end (and added to --benchmark-json output under "spinstream") divides the median
+time of an iteration by `units`, and compares each contender with the group's baseline measured in
+the same run. SPINSTREAM_BENCH_STRICT=1 turns a missed ratio target into a failed session.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # bench/_data.py, _books.py, _harness.py
+    sys.path.insert(0, str(HERE))
+
+from _harness import _SKIPPED  # noqa: E402
+
+
+# --------------------------------------------------------------------------- collection
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> Any:
+    # a bench file named on the command line is collected by pytest itself
+    if (file_path.suffix == ".py" and file_path.name.startswith("bench_")
+            and not parent.session.isinitpath(file_path)):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
+
+
+# --------------------------------------------------------------------------- summary
+
+# baseline contender per (group): ratios are baseline_ns / contender_ns ("x faster than")
+BASELINE = {
+    "book-apply": "ccxt",
+    "book-read": "ccxt",
+    "candles": "numpy-reduceat",
+    "ring": "deque",
+}
+GROUP_ORDER = ["book-apply", "book-read", "candles", "ring"]
+
+
+def _rows(benchmarks: list[Any]) -> list[dict[str, Any]]:
+    rows = []
+    for b in benchmarks:
+        info = b.extra_info or {}
+        if not b or "units" not in info:
+            continue
+        rows.append(
+            dict(
+                group=b.group or "",
+                set=info["set"],
+                contender=info["contender"],
+                unit=info["unit"],
+                units=info["units"],
+                ns=b.stats.median * 1e9 / info["units"],
+                ns_min=b.stats.min * 1e9 / info["units"],
+                name=b.name,
+                reference=bool(info.get("reference")),
+            )
+        )
+    for r in rows:
+        base = BASELINE.get(r["group"])
+        peers = [
+            x for x in rows if x["group"] == r["group"] and x["set"] == r["set"]
+            and x["contender"] == base
+        ]
+        ok = peers and r["ns"] > 0 and not r["reference"]
+        r["ratio"] = peers[0]["ns"] / r["ns"] if ok else None
+    order = {g: i for i, g in enumerate(GROUP_ORDER)}
+    rows.sort(key=lambda r: (order.get(r["group"], 99), r["set"], r["ns"]))
+    return rows
+
+
+def _find(rows: list[dict[str, Any]], group: str, set_: str, contender: str) -> dict | None:
+    for r in rows:
+        if (r["group"], r["set"], r["contender"]) == (group, set_, contender):
+            return r
+    return None
+
+
+def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets. `gate` ones are ratios against a baseline of the same run."""
+    out: list[dict[str, Any]] = []
+
+    def add(what: str, value: float | None, ok: bool | None, target: str, gate: bool) -> None:
+        out.append(dict(what=what, value=value, ok=ok, target=target, gate=gate))
+
+    for venue in ("okx", "binance"):
+        sp = _find(rows, "book-apply", venue, "spinstream")
+        cc = _find(rows, "book-apply", venue, "ccxt")
+        if sp and cc:
+            ratio = cc["ns"] / sp["ns"]
+            add(f"book apply {venue}: x faster than ccxt", ratio, ratio >= 7, ">= 7x", True)
+            add(f"book apply {venue}: ns/level", sp["ns"], sp["ns"] <= 150, "<= ~150", False)
+    rd = _find(rows, "book-read", "best", "spinstream")
+    if rd:
+        add("best bid/ask read: ns/read", rd["ns"], rd["ns"] < 100, "< 100", False)
+    st = _find(rows, "candles", "synthetic-stream", "spinstream-stream")
+    if st:
+        add("streaming candles: ns/tick", st["ns"], st["ns"] < 30, "< 30", False)
+    bt = _find(rows, "candles", "synthetic-10M", "spinstream-batch")
+    nr = _find(rows, "candles", "synthetic-10M", "numpy-reduceat")
+    if bt and nr:
+        ratio = bt["ns"] / nr["ns"]
+        add("candles batch: time / numpy reduceat", ratio, ratio <= 2, "<= 2x", True)
+    ap = _find(rows, "ring", "append", "spinstream")
+    if ap:
+        add("ring append: ns/append", ap["ns"], ap["ns"] < 50, "< 50", False)
+    return out
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    bs = getattr(config, "_benchmarksession", None)
+    if bs is None or not bs.benchmarks:
+        return
+    rows = _rows(bs.benchmarks)
+    if not rows:
+        return
+    tr = terminalreporter
+    tr.section("spinstream: per-unit cost (median) and ratio vs the group baseline")
+    tr.write_line(f"machine: {platform.machine()} {os.cpu_count()} cpus, "
+                  f"Python {platform.python_version()}")
+    tr.write_line(
+        f"{'group':<11} {'set':<17} {'contender':<24} {'unit':<6} {'units':>9} "
+        f"{'ns/unit':>10} {'min':>10}  {'x vs base':>9}"
+    )
+    last = None
+    for r in rows:
+        if last is not None and (r["group"], r["set"]) != last:
+            tr.write_line("")
+        last = (r["group"], r["set"])
+        base = BASELINE.get(r["group"], "")
+        tr.write_line(
+            f"{r['group']:<11} {r['set']:<17} {r['contender']:<24} {r['unit']:<6} "
+            f"{r['units']:>9} {r['ns']:>10.1f} {r['ns_min']:>10.1f}  "
+            f"{_fmt(r['ratio'], '>8.2f')}x"
+            + ("  (baseline)" if r["contender"] == base else "")
+            + ("  (reference, not a contender)" if r["reference"] else "")
+        )
+    targets = _targets(rows)
+    if targets:
+        tr.write_line("")
+        tr.write_line("targets (gate = ratio checked with SPINSTREAM_BENCH_STRICT=1):")
+        for t in targets:
+            status = "MET" if t["ok"] else "MISSED"
+            tr.write_line(
+                f"  {status:<7} {t['what']:<42} {_fmt(t['value'], '>8.2f')}  target {t['target']}"
+                + ("  [gate]" if t["gate"] else "")
+            )
+    if _SKIPPED:
+        tr.write_line("")
+        for mod, why in sorted(_SKIPPED.items()):
+            tr.write_line(f"  skipped contender {mod}: {why}")
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict) -> None:
+    bs = getattr(config, "_benchmarksession", None)
+    if bs is None:
+        return
+    rows = _rows(bs.benchmarks)
+    output_json["spinstream"] = {"rows": rows, "targets": _targets(rows)}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Any:
+    yield
+    if os.environ.get("SPINSTREAM_BENCH_STRICT", "") in ("", "0"):
+        return
+    bs = getattr(session.config, "_benchmarksession", None)
+    if bs is None:
+        return
+    missed = [t for t in _targets(_rows(bs.benchmarks)) if t["gate"] and not t["ok"]]
+    if missed:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
