@@ -35,6 +35,10 @@ BAR_DTYPE = candles.BAR_DTYPE
 TickRing = ring.TickRing
 TICK_DTYPE = ring.TICK_DTYPE
 
+# The names above are the interface. The module attributes are dropped: importing a submodule
+# (`spinstream._core.book`, as the tests do to reach the compiled kind) rebinds them anyway.
+del book, candles, ring
+
 __all__ = [
     "EXTENSIONS",
     "Book",
