@@ -9,6 +9,7 @@ coroutines. In browser mode every call is REST and no stream is ever opened.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -79,12 +80,19 @@ class _Calls:
     async def place(self, market: str, **kw: Any) -> Order:
         req = self.rest.build_place_order(market, self._creds(), self._now_ms(), **kw)
         resp = await self.acct.send(req)
-        return self.rest.parse_order(market, resp.body, self.clock.ns())  # type: ignore[no-any-return]
+        return self._parse_ack(self.rest.parse_order, market, resp.body, req)
 
     async def cancel(self, market: str, **kw: Any) -> Order:
         req = self.rest.build_cancel_order(market, self._creds(), self._now_ms(), **kw)
         resp = await self.acct.send(req)
-        return self.rest.parse_order(market, resp.body, self.clock.ns())  # type: ignore[no-any-return]
+        parse = getattr(self.rest, "parse_cancel", self.rest.parse_order)
+        return self._parse_ack(parse, market, resp.body, req)
+
+    def _parse_ack(self, parse: Any, market: str, body: bytes, req: Any) -> Order:
+        """An order ack; venues whose ack carries only ids (Bybit) complete it from the request."""
+        if "request" in inspect.signature(parse).parameters:
+            return parse(market, body, self.clock.ns(), request=req)  # type: ignore[no-any-return]
+        return parse(market, body, self.clock.ns())  # type: ignore[no-any-return]
 
 
 class _Base:

@@ -45,7 +45,8 @@ class AccountRuntime:
         pkg = importlib.import_module(f"spinstream.protocol.{cfg.venue}")
         self.spec = pkg.SPEC
         self.rest = importlib.import_module(f"spinstream.protocol.{cfg.venue}.rest")
-        self.protocols = importlib.import_module(f"spinstream.protocol.{cfg.venue}.protocol")
+        # (market, kind) -> the protocol class (one per kind of connection) that streams it
+        self.routes: dict[tuple[str, str], type] = pkg.PROTOCOLS
         bases = {
             market: cfg.resolve(envs[cfg.env])
             for market, envs in self.spec.rest_bases.items()
@@ -71,9 +72,9 @@ class AccountRuntime:
 
     def subscribe(self, market: str, kind: str, symbol: str | None) -> None:
         """Make sure (kind, symbol) of MARKET is streamed; call on the event loop."""
-        cls = self.protocols.route(market, kind)
+        cls = self.routes.get((market, kind))
         if cls is None:
-            return  # the venue does not stream this kind on this market
+            return  # the venue does not stream this kind on this market: REST it stays
         conn = self._connection(cls, market)
         proto = conn.proto
         if (kind, symbol) not in proto.subscriptions():
@@ -84,11 +85,11 @@ class AccountRuntime:
         key = (cls.__name__, market)
         conn = self.connections.get(key)
         if conn is None:
-            env_bases = self.spec.ws_bases[cls.endpoint]
-            base = self.cfg.resolve(env_bases[self.cfg.env])
             if getattr(cls, "private", False) and self.cfg.credentials is None:
                 raise SpinstreamError(f"{self.alias}: private data needs credentials")
             proto = cls(market, self.cfg.credentials, env=self.cfg.env)
+            env_bases = self.spec.ws_bases[proto.endpoint]
+            base = self.cfg.resolve(env_bases[self.cfg.env])
             store, alias = self.runtime.store, self.alias
             conn = StreamConnection(
                 f"{self.alias}:{cls.__name__}:{market}",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
+from yarl import URL
 
 from spinstream.errors import RateLimited, TransportError
 from spinstream.protocol.events import RestRequest
@@ -90,8 +91,8 @@ class HttpClient:
         url = self.url(req)
         self.calls[req.path] += 1
         try:
-            async with self._session_now().request(
-                req.method, url, data=req.body, headers=req.headers or None
+            async with self._session_now().request(  # encoded: the query is signed as built
+                req.method, URL(url, encoded=True), data=req.body, headers=req.headers or None
             ) as resp:
                 body = await resp.read()
                 status, headers = resp.status, resp.headers

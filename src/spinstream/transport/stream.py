@@ -141,6 +141,9 @@ class StreamConnection:
             await asyncio.sleep(self.proto.TICK_S)
             self._emit(self.proto.tick(self.clock.ns()))
             await self._flush()
+            if getattr(self.proto, "reconnect_wanted", False) and self._ws is not None:
+                log.warning("%s: protocol asked for a reconnect (silent stream)", self.name)
+                await self._ws.close()
 
     async def _run(self) -> None:
         delays = self._delays()

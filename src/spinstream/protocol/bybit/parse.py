@@ -1,0 +1,292 @@
+"""Pure conversions from Bybit v5 wire structs to spinstream models (no state, no clock).
+
+Times: Bybit sends ms (ints, or strings on private messages); models hold int ns. Prices and
+sizes become floats here because the models are views; books never pass through this module
+(they go from the wire text straight into `SyncedBook`, exactly).
+"""
+
+from __future__ import annotations
+
+from msgspec.structs import replace
+
+from spinstream.errors import ParseError
+from spinstream.models import (
+    Account,
+    Balance,
+    Order,
+    OrderStatus,
+    Position,
+    Side,
+    Source,
+    Ticker,
+    Trade,
+)
+
+from . import schemas
+
+__all__ = [
+    "VENUE",
+    "merge_ticker",
+    "ms_to_ns",
+    "num",
+    "parse_account",
+    "parse_execution",
+    "parse_order",
+    "parse_position",
+    "parse_spot_ticker",
+    "parse_ticker",
+    "parse_trades",
+    "side",
+    "step_decimals",
+]
+
+VENUE = "bybit"
+_NS_PER_MS = 1_000_000
+
+ORDER_STATUS: dict[str, OrderStatus] = {
+    "New": "new",
+    "PartiallyFilled": "partially_filled",
+    "Untriggered": "new",  # a conditional order waiting for its trigger is open
+    "Triggered": "new",
+    "Filled": "filled",
+    "Cancelled": "canceled",
+    "PartiallyFilledCanceled": "canceled",
+    "Deactivated": "canceled",  # UTA: a spot TP/SL, conditional or OCO order cancelled untriggered
+    "Rejected": "rejected",
+}
+_SIDES: dict[str, Side] = {"Buy": "buy", "Sell": "sell"}
+_POSITION_SIDES = {0: "both", 1: "long", 2: "short"}
+_TICKER_FIELDS = tuple(f for f in schemas.TickerData.__struct_fields__ if f != "symbol")
+
+
+def ms_to_ns(ms: int | str | None) -> int | None:
+    """A Bybit ms time (int or decimal string; "" and None are absent) in int ns."""
+    if ms is None or ms == "":
+        return None
+    try:
+        return int(ms) * _NS_PER_MS
+    except ValueError as exc:
+        raise ParseError(f"bad ms time {ms!r}") from exc
+
+
+def num(text: str | None) -> float | None:
+    """A decimal string as float; "" and None (Bybit's "no value") are None."""
+    if text is None or text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise ParseError(f"bad number {text!r}") from exc
+
+
+def _nonzero(text: str | None) -> float | None:
+    """Like `num`, but "0" (Bybit's "no price" on market orders and flat positions) is None."""
+    value = num(text)
+    return None if value == 0 else value
+
+
+def _req(text: str | None, what: str) -> float:
+    value = num(text)
+    if value is None:
+        raise ParseError(f"missing {what}")
+    return value
+
+
+def side(text: str) -> Side:
+    """Bybit "Buy"/"Sell" as "buy"/"sell"."""
+    try:
+        return _SIDES[text]
+    except KeyError:
+        raise ParseError(f"bad side {text!r}") from None
+
+
+def step_decimals(step: str) -> int:
+    """Decimals the venue writes in a step string: "0.10" -> 2, "0.010" -> 3, "1" -> 0.
+
+    Bybit's price and size strings use exactly these decimals (or fewer, for spot, which
+    trims trailing zeros), so a book built at them parses every level exactly.
+    """
+    whole, _, frac = step.strip().partition(".")
+    if not whole.isdigit() or (frac and not frac.isdigit()):
+        raise ParseError(f"bad step {step!r}")
+    return len(frac)
+
+
+def merge_ticker(base: schemas.TickerData, delta: schemas.TickerData) -> schemas.TickerData:
+    """BASE with every field DELTA carries (a linear delta sends only what changed)."""
+    changed = {f: v for f in _TICKER_FIELDS if (v := getattr(delta, f)) is not None}
+    return replace(base, **changed) if changed else base
+
+
+def parse_ticker(
+    market: str,
+    data: schemas.TickerData,
+    ts_event: int | None,
+    ts_recv: int,
+    source: Source = "ws",
+) -> Ticker:
+    """A merged `tickers` record (linear) or a REST ticker as a `Ticker`."""
+    return Ticker(
+        venue=VENUE,
+        market=market,
+        symbol=data.symbol,
+        bid=num(data.bid1Price),
+        bid_size=num(data.bid1Size),
+        ask=num(data.ask1Price),
+        ask_size=num(data.ask1Size),
+        last=num(data.lastPrice),
+        volume_24h=num(data.volume24h),
+        ts_event=ts_event,
+        last_update=ts_recv,
+        source=source,
+    )
+
+
+def parse_spot_ticker(
+    symbol: str,
+    top: schemas.Orderbook | None,
+    stats: schemas.TickerData | None,
+    ts_event: int | None,
+    ts_recv: int,
+) -> Ticker:
+    """A spot ticker: best levels from `orderbook.1`, last price and volume from `tickers`.
+
+    Bybit's spot `tickers` carries no bid/ask at all, so the top of book comes from the
+    level-1 book stream (pushed on every change, re-sent every 3 s when nothing changes).
+    """
+    bid = top.b[0] if top is not None and top.b else None
+    ask = top.a[0] if top is not None and top.a else None
+    return Ticker(
+        venue=VENUE,
+        market="spot",
+        symbol=symbol,
+        bid=num(bid[0]) if bid else None,
+        bid_size=num(bid[1]) if bid else None,
+        ask=num(ask[0]) if ask else None,
+        ask_size=num(ask[1]) if ask else None,
+        last=num(stats.lastPrice) if stats else None,
+        volume_24h=num(stats.volume24h) if stats else None,
+        ts_event=ts_event,
+        last_update=ts_recv,
+        source="ws",
+    )
+
+
+def parse_trades(
+    market: str, trades: tuple[schemas.TradeData, ...], ts_recv: int
+) -> tuple[Trade, ...]:
+    """`publicTrade` records as `Trade`s (side is the taker's)."""
+    return tuple(
+        Trade(
+            venue=VENUE,
+            market=market,
+            symbol=t.s,
+            price=_req(t.p, "trade price"),
+            size=_req(t.v, "trade size"),
+            side=side(t.S),
+            trade_id=t.i,
+            ts_event=t.T * _NS_PER_MS,
+            last_update=ts_recv,
+            source="ws",
+        )
+        for t in trades
+    )
+
+
+def parse_account(
+    market: str,
+    accounts: tuple[schemas.WalletAccount, ...],
+    ts_event: int | None,
+    ts_recv: int,
+    source: Source,
+) -> Account:
+    """A unified wallet as the `Account` of MARKET (one UTA wallet backs spot and linear).
+
+    Per coin: total = `walletBalance`, locked = `locked` (held by open spot orders), free =
+    the rest. Margin held by derivatives is not split out per coin; the account-wide
+    `totalAvailableBalance` (USD) is `available`, `totalEquity` (USD) is `equity`.
+    """
+    balances: dict[str, Balance] = {}
+    equity = available = None
+    for acct in accounts:
+        equity = num(acct.totalEquity) if equity is None else equity
+        available = num(acct.totalAvailableBalance) if available is None else available
+        for c in acct.coin:
+            total = num(c.walletBalance) or 0.0
+            locked = num(c.locked) or 0.0
+            balances[c.coin] = Balance(asset=c.coin, free=total - locked, locked=locked)
+    return Account(
+        venue=VENUE,
+        market=market,
+        balances=balances,
+        equity=equity,
+        available=available,
+        ts_event=ts_event,
+        last_update=ts_recv,
+        source=source,
+    )
+
+
+def parse_position(p: schemas.PositionData, ts_recv: int, source: Source) -> Position:
+    """A position with a signed size (Sell = short); flat positions have size 0."""
+    size = _req(p.size, "position size")
+    if p.side == "Sell":
+        size = -size
+    elif p.side not in ("Buy", ""):
+        raise ParseError(f"bad position side {p.side!r}")
+    return Position(
+        venue=VENUE,
+        market=p.category or "linear",
+        symbol=p.symbol,
+        size=size,
+        entry_price=_nonzero(p.entryPrice if p.entryPrice is not None else p.avgPrice),
+        mark_price=num(p.markPrice),
+        unrealized_pnl=num(p.unrealisedPnl),
+        leverage=num(p.leverage),
+        position_side=_POSITION_SIDES.get(p.positionIdx, "both"),
+        ts_event=ms_to_ns(p.updatedTime),
+        last_update=ts_recv,
+        source=source,
+    )
+
+
+def parse_order(o: schemas.OrderData, ts_recv: int, source: Source, market: str = "") -> Order:
+    """An order push or REST order record as an `Order`."""
+    status = ORDER_STATUS.get(o.orderStatus)
+    if status is None:
+        raise ParseError(f"unknown order status {o.orderStatus!r}")
+    return Order(
+        venue=VENUE,
+        market=o.category or market,
+        symbol=o.symbol,
+        order_id=o.orderId,
+        client_order_id=o.orderLinkId or None,
+        side=side(o.side),
+        type=o.orderType.lower(),
+        price=_nonzero(o.price),
+        quantity=_req(o.qty, "order qty"),
+        filled=num(o.cumExecQty) or 0.0,
+        avg_price=_nonzero(o.avgPrice),
+        status=status,
+        time_in_force=o.timeInForce or None,
+        ts_event=ms_to_ns(o.updatedTime),
+        last_update=ts_recv,
+        source=source,
+    )
+
+
+def parse_execution(e: schemas.Execution, ts_recv: int) -> Trade:
+    """One of our fills as a `Trade` with `order_id` set."""
+    return Trade(
+        venue=VENUE,
+        market=e.category,
+        symbol=e.symbol,
+        price=_req(e.execPrice, "exec price"),
+        size=_req(e.execQty, "exec qty"),
+        side=side(e.side),
+        trade_id=e.execId,
+        order_id=e.orderId,
+        ts_event=ms_to_ns(e.execTime),
+        last_update=ts_recv,
+        source="ws",
+    )

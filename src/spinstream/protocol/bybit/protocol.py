@@ -1,0 +1,1044 @@
+"""Bybit v5 stream rules, sans I/O: one object per WebSocket connection.
+
+`BybitPublic(market)` drives `/v5/public/{linear|spot}`: subscribe/unsubscribe frames with a
+`req_id` per topic, acks -> `Subscribed`, `orderbook.{depth}.{symbol}` through a `SyncedBook`
+(Bybit rule; a gap resubscribes the topic, Bybit answers with a fresh snapshot), linear
+`tickers` deltas merged into the last full ticker, spot tickers built from `orderbook.1` (best
+levels) plus `tickers` (last price, volume: spot tickers carry no bid/ask), `publicTrade`.
+
+`BybitPrivate` drives `/v5/private`: the auth frame, then one subscribe request for the
+all-in-one topics `wallet`, `position`, `order`, `execution`; once that is acked it emits
+`Authenticated` and queues the REST seeds (Bybit pushes no snapshot): wallet balance,
+positions per settle coin, open orders per market. Pushes that arrive before a kind's seed has
+answered are buffered and replayed on top of it, minus those older than the seed's record (per
+order `updatedTime`, per position `seq`, wallet `creationTime` vs the answer's server `time`);
+pushes before the ack are dropped, since the seeds, asked after it, already include them.
+A refused auth is `AuthFailed` and nothing is subscribed.
+
+Both ping (`{"op":"ping"}`) every `PING_S` from `tick(ts)`, accept both pong formats, and call
+a connection dead after `TIMEOUT_S` without any frame: `Stale` for everything it feeds and
+`reconnect_wanted` set for the transport. `disconnected` marks all of it stale; `connected`
+re-authenticates and resubscribes all of it.
+
+    public:  DISCONNECTED <-> CONNECTED
+    private: DISCONNECTED -> AUTHENTICATING -> SUBSCRIBING -> LIVE;  AUTHENTICATING/SUBSCRIBING
+             -> FAILED (refused; no subscription);  any state -> DISCONNECTED
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import msgspec
+from msgspec.structs import replace
+
+from spinstream.credentials import Credentials
+from spinstream.errors import ParseError, ProtocolError, SpinstreamError, UnsupportedError
+from spinstream.models import Order, Position
+from spinstream.protocol.booksync import Action, BybitRule, Ids, SyncedBook
+from spinstream.protocol.events import (
+    AccountUpdate,
+    Authenticated,
+    AuthFailed,
+    BalanceUpdate,
+    BookUpdated,
+    Event,
+    Fresh,
+    Kind,
+    Malformed,
+    OrderUpdate,
+    PositionUpdate,
+    RestRequest,
+    Stale,
+    Subscribed,
+    TickerUpdate,
+    TradeUpdate,
+)
+
+from . import auth, parse, rest, schemas
+
+__all__ = [
+    "BOOK_DEPTHS",
+    "ENVS",
+    "BybitPrivate",
+    "BybitPublic",
+    "Link",
+    "Session",
+]
+
+log = logging.getLogger(__name__)
+
+VENUE = parse.VENUE
+ENVS = ("live", "testnet", "demo")
+BOOK_DEPTHS = (50, 200, 1000)  # orderbook.1 is snapshot-only and serves spot tickers
+_NS = 1_000_000_000
+_MS = 1_000_000
+
+
+class Link(enum.Enum):
+    """A public connection's state."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTED = "connected"
+
+
+class Session(enum.Enum):
+    """A private connection's state."""
+
+    DISCONNECTED = "disconnected"
+    AUTHENTICATING = "authenticating"  # auth frame sent
+    SUBSCRIBING = "subscribing"  # auth accepted, subscribe sent
+    LIVE = "live"  # subscription acked; kinds seed from REST, then apply pushes
+    FAILED = "failed"  # auth or subscription refused: nothing more is sent
+
+
+LINK_MOVES: dict[Link, frozenset[Link]] = {
+    Link.DISCONNECTED: frozenset({Link.CONNECTED}),
+    Link.CONNECTED: frozenset({Link.DISCONNECTED}),
+}
+SESSION_MOVES: dict[Session, frozenset[Session]] = {
+    Session.DISCONNECTED: frozenset({Session.AUTHENTICATING}),
+    Session.AUTHENTICATING: frozenset({Session.SUBSCRIBING, Session.FAILED, Session.DISCONNECTED}),
+    Session.SUBSCRIBING: frozenset({Session.LIVE, Session.FAILED, Session.DISCONNECTED}),
+    Session.LIVE: frozenset({Session.DISCONNECTED}),
+    Session.FAILED: frozenset({Session.DISCONNECTED}),
+}
+
+
+def _ms_ns(ms: int | str | None) -> int | None:
+    try:
+        return parse.ms_to_ns(ms)
+    except ParseError:
+        return None
+
+
+class _Stream:
+    """What both connections share: outgoing queues, op acks, pings, timeout, counters."""
+
+    TICK_S = 1.0  # the transport calls tick() this often
+    PING_S = 20.0  # Bybit recommends a ping every 20 s
+    TIMEOUT_S = 45.0  # no frame at all for this long (two pings unanswered): dead
+    RETRY_S = 5.0  # a failed REST call (instrument info, seed) is retried after this
+
+    endpoint: str
+    private: bool
+
+    def __init__(self, market: str, env: str) -> None:
+        if env not in ENVS:
+            raise ValueError(f"bybit env must be one of {ENVS}, not {env!r}")
+        self.market = market
+        self.env = env
+        self.counters: dict[str, int] = Counter()
+        self.reconnect_wanted = False  # set on a timeout: the transport should reconnect
+        self._out: list[str] = []
+        self._reqs: list[RestRequest] = []
+        self._ids = 0
+        self._acks: dict[str, tuple[str, tuple[str, ...]]] = {}  # req_id -> (op, topics)
+        self._last_recv = 0
+        self._last_ping = 0
+        self._timed_out = False
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def outgoing(self) -> list[str]:
+        """Frames to send, in order (drained)."""
+        out, self._out = self._out, []
+        return out
+
+    def requests(self) -> list[RestRequest]:
+        """REST calls to make; answer each through `rest_response(req.req_id, ...)` (drained)."""
+        reqs, self._reqs = self._reqs, []
+        return reqs
+
+    def start(self, ts: int) -> None:
+        """Nothing must happen before connecting to Bybit (no listen key)."""
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _next_id(self) -> int:
+        self._ids += 1
+        return self._ids
+
+    def _send_op(self, op: str, topics: tuple[str, ...]) -> None:
+        rid = str(self._next_id())
+        self._acks[rid] = (op, topics)
+        self._out.append(msgspec.json.encode({"op": op, "req_id": rid, "args": topics}).decode())
+
+    def _queue(self, req: RestRequest) -> int:
+        rid = self._next_id()
+        self._reqs.append(replace(req, req_id=rid))
+        return rid
+
+    def _malformed(self, reason: str, ts: int) -> list[Event]:
+        self.counters["malformed"] += 1
+        log.debug("malformed frame: %s", reason, extra={"venue": VENUE, "conn": self.endpoint})
+        return [Malformed(venue=VENUE, reason=reason, ts_recv=ts)]
+
+    def _take_ack(self, env: schemas.Envelope) -> tuple[str, tuple[str, ...]] | None:
+        """The request an ack answers: by `req_id`, else the oldest of the same op."""
+        if env.req_id and env.req_id in self._acks:
+            return self._acks.pop(env.req_id)
+        for rid, (op, _) in self._acks.items():
+            if op == env.op:
+                return self._acks.pop(rid)
+        self.counters["unmatched_acks"] += 1
+        return None
+
+    def _reset_timers(self, ts: int) -> None:
+        self._last_recv = self._last_ping = ts
+        self._timed_out = False
+        self.reconnect_wanted = False
+
+    def _tick_link(self, ts: int) -> bool:
+        """Queue a ping when due; True the first time the link is found dead."""
+        if ts - self._last_ping >= self.PING_S * _NS:
+            self._out.append('{"op":"ping"}')
+            self._last_ping = ts
+            self.counters["pings"] += 1
+        if not self._timed_out and ts - self._last_recv >= self.TIMEOUT_S * _NS:
+            self._timed_out = True
+            self.reconnect_wanted = True
+            self.counters["timeouts"] += 1
+            log.warning(
+                "no frame for %.0f s", self.TIMEOUT_S, extra={"venue": VENUE, "conn": self.endpoint}
+            )
+            return True
+        return False
+
+    def receive(self, frame: str | bytes, ts: int) -> list[Event]:
+        """Decode one frame and dispatch it; never raises (a bad frame is `Malformed`)."""
+        self._last_recv = ts
+        try:
+            env = schemas.ENVELOPE.decode(frame)
+        except msgspec.DecodeError as exc:
+            return self._malformed(f"bad frame: {exc}", ts)
+        try:
+            if env.topic is not None:
+                return self._on_topic(env, ts)
+            if env.op is not None:
+                return self._on_op(env, ts)
+            return self._malformed("frame without topic or op", ts)
+        except (msgspec.DecodeError, ValueError, SpinstreamError) as exc:  # ParseError is both
+            return self._malformed(f"{env.topic or env.op}: {exc}", ts)
+        except Exception:  # a bug must not kill the connection; it is logged and counted
+            log.exception(
+                "bybit frame handler failed", extra={"venue": VENUE, "conn": self.endpoint}
+            )
+            self.counters["errors"] += 1
+            return self._malformed(f"{env.topic or env.op}: internal error", ts)
+
+    def _on_op(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        if env.op == "pong" or (env.op == "ping" and env.ret_msg == "pong"):
+            self.counters["pongs"] += 1
+            return []
+        if env.op in ("subscribe", "unsubscribe"):
+            taken = self._take_ack(env)
+            if taken is None or env.op == "unsubscribe":
+                return []
+            ok = bool(env.success) or "already subscribed" in (env.ret_msg or "")
+            return self._on_subscribed(taken[1], ok, env.ret_msg or "", ts)
+        if env.op == "auth":
+            return self._on_auth(env, ts)
+        return self._malformed(f"unexpected op {env.op!r}", ts)
+
+    # -- per connection kind --------------------------------------------------------------
+
+    def _on_topic(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        raise NotImplementedError
+
+    def _on_subscribed(self, topics: tuple[str, ...], ok: bool, msg: str, ts: int) -> list[Event]:
+        raise NotImplementedError
+
+    def _on_auth(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        return self._malformed("auth reply on a public stream", ts)
+
+
+# ----------------------------------------------------------------------------------------------
+# public
+
+
+@dataclass(slots=True)
+class _Topic:
+    """One subscribed public topic and what it feeds."""
+
+    name: str
+    kind: Kind
+    symbol: str
+    sent: bool = False  # subscribe sent on this connection (acked or not)
+
+
+class BybitPublic(_Stream):
+    """Bybit v5 public stream of one market ("linear" or "spot"): tickers, books, trades.
+
+    Books need the symbol's decimals (`priceFilter.tickSize`, `lotSizeFilter.qtyStep` or spot
+    `basePrecision`): the runtime may pass them with `set_instrument`; otherwise subscribing a
+    book queues a REST instruments-info request and the book topic is subscribed once it
+    answers. `strict_seq` applies `BybitRule(consecutive=True)`: every delta's `u` must be the
+    previous `u` + 1 (the docs do not promise it; recorded linear and spot traffic shows it);
+    anything else is a gap, answered by resubscribing (Bybit sends a fresh snapshot).
+    """
+
+    private = False
+
+    def __init__(
+        self,
+        market: str,
+        creds: Credentials | None = None,
+        *,
+        env: str = "live",
+        book_depth: int = 200,
+        strict_seq: bool = True,
+    ) -> None:
+        if market not in rest.MARKETS:
+            raise UnsupportedError(f"bybit market {market!r} is not supported")
+        if book_depth not in BOOK_DEPTHS:
+            raise ValueError(f"bybit book depth must be one of {BOOK_DEPTHS}")
+        super().__init__(market, env)
+        self.endpoint = f"{market}-public"
+        self.book_depth = book_depth
+        self._rule = BybitRule(consecutive=strict_seq)
+        self._link = Link.DISCONNECTED
+        self._wanted: dict[tuple[Kind, str], tuple[str, ...]] = {}
+        self._topics: dict[str, _Topic] = {}
+        self._steps: dict[str, rest.InstrumentSteps] = {}
+        self._books: dict[str, SyncedBook] = {}
+        self._tickers: dict[str, schemas.TickerData] = {}  # merged linear / last spot stats
+        self._tops: dict[str, schemas.Orderbook] = {}  # spot orderbook.1
+        self._inflight: dict[int, str] = {}  # REST req_id -> symbol (instrument info)
+        self._retry: dict[str, int] = {}  # symbol -> ts to re-request instrument info
+        self._on: dict[str, Callable[[schemas.Envelope, _Topic, int], list[Event]]] = {
+            "orderbook": self._on_orderbook,
+            "tickers": self._on_tickers,
+            "publicTrade": self._on_trades,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"BybitPublic({self.market}, {self.env}, {self._link.name}, "
+            f"topics={len(self._topics)}, counters={dict(self.counters)})"
+        )
+
+    @property
+    def state(self) -> Link:
+        return self._link
+
+    def connect_path(self) -> str:
+        """Path on `SPEC.ws_bases[self.endpoint][env]` (demo's public base is live's)."""
+        return f"/v5/public/{self.market}"
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    def _topics_for(self, kind: Kind, symbol: str) -> tuple[str, ...]:
+        if kind == "ticker":
+            if self.market == "spot":
+                return (f"tickers.{symbol}", f"orderbook.1.{symbol}")
+            return (f"tickers.{symbol}",)
+        if kind == "book":
+            return (f"orderbook.{self.book_depth}.{symbol}",)
+        if kind == "trades":
+            return (f"publicTrade.{symbol}",)
+        raise UnsupportedError(f"bybit public streams have no {kind!r}")
+
+    def subscribe(self, kind: str, symbol: str | None) -> None:
+        """Want KIND ("ticker", "book", "trades") of SYMBOL; sent now if connected."""
+        if not symbol:
+            raise ValueError("a bybit public subscription needs a symbol")
+        k: Kind = kind  # type: ignore[assignment]  # checked by _topics_for
+        names = self._topics_for(k, symbol)
+        if (k, symbol) in self._wanted:
+            return
+        self._wanted[k, symbol] = names
+        for name in names:
+            self._topics[name] = _Topic(name, k, symbol)
+        if k == "book" and symbol not in self._books:
+            if symbol in self._steps:
+                self._make_book(symbol)
+            elif symbol not in self._inflight.values():
+                self._request_steps(symbol)
+        if self._link is Link.CONNECTED:
+            self._subscribe_ready(names)
+
+    def unsubscribe(self, kind: str, symbol: str | None) -> None:
+        """Stop KIND of SYMBOL; its state is dropped."""
+        names = self._wanted.pop((kind, symbol or ""), ())  # type: ignore[arg-type]
+        for name in names:
+            t = self._topics.pop(name, None)
+            if t is not None and t.sent and self._link is Link.CONNECTED:
+                self._send_op("unsubscribe", (name,))
+        if names and symbol:
+            if kind == "book":
+                self._books.pop(symbol, None)
+            elif kind == "ticker":
+                self._tickers.pop(symbol, None)
+                self._tops.pop(symbol, None)
+
+    def subscriptions(self) -> set[tuple[str, str | None]]:
+        """What the runtime asked for: (kind, symbol) pairs."""
+        return {(k, s) for k, s in self._wanted}
+
+    def _ready(self, t: _Topic) -> bool:
+        return t.kind != "book" or t.symbol in self._books
+
+    def _subscribe_ready(self, names: tuple[str, ...]) -> None:
+        for name in names:
+            t = self._topics.get(name)
+            if t is not None and self._ready(t):
+                log.info("subscribe %s", name, extra={"venue": VENUE, "conn": self.endpoint})
+                self._send_op("subscribe", (name,))
+                t.sent = True
+
+    def _on_subscribed(self, topics: tuple[str, ...], ok: bool, msg: str, ts: int) -> list[Event]:
+        events: list[Event] = []
+        for name in topics:
+            t = self._topics.get(name)
+            if t is None:
+                continue
+            if ok:
+                self.counters["subscribed"] += 1
+                events.append(Subscribed(venue=VENUE, topic=name, ts_recv=ts))
+            else:
+                t.sent = False
+                self.counters["sub_failed"] += 1
+                log.warning("subscribe %s refused: %s", name, msg, extra={"venue": VENUE})
+                events.append(self._stale(t.kind, t.symbol, f"subscribe refused: {msg}", ts))
+        return events
+
+    # -- instruments (book decimals) ------------------------------------------------------
+
+    def set_instrument(self, symbol: str, tick_size: str, size_step: str) -> None:
+        """SYMBOL's price tick and size step as Bybit writes them (instruments-info)."""
+        steps = rest.InstrumentSteps(
+            symbol=symbol,
+            tick_size=tick_size,
+            size_step=size_step,
+            price_decimals=parse.step_decimals(tick_size),
+            size_decimals=parse.step_decimals(size_step),
+        )
+        old = self._steps.get(symbol)
+        self._steps[symbol] = steps
+        self._retry.pop(symbol, None)
+        if ("book", symbol) not in self._wanted:
+            return
+        same = old is not None and (old.price_decimals, old.size_decimals) == (
+            steps.price_decimals,
+            steps.size_decimals,
+        )
+        if same and symbol in self._books:
+            return
+        self._make_book(symbol)
+        if self._link is Link.CONNECTED:
+            name = f"orderbook.{self.book_depth}.{symbol}"
+            t = self._topics.get(name)
+            if t is not None and t.sent:
+                t.sent = False
+                self._send_op("unsubscribe", (name,))
+            self._subscribe_ready((name,))
+
+    def _make_book(self, symbol: str) -> None:
+        s = self._steps[symbol]
+        self._books[symbol] = SyncedBook(
+            self._rule, s.price_decimals, s.size_decimals, max_depth=self.book_depth
+        )
+
+    def _request_steps(self, symbol: str) -> None:
+        rid = self._queue(rest.build_instruments(self.market, symbol))
+        self._inflight[rid] = symbol
+
+    def rest_response(self, req_id: int, status: int, body: bytes, ts: int) -> list[Event]:
+        """An instruments-info answer: set the symbol's decimals, then subscribe its book."""
+        symbol = self._inflight.pop(req_id, None)
+        if symbol is None:
+            self.counters["late_rest"] += 1
+            return []
+        try:
+            rest.check_error(status, {}, body)
+            steps = rest.parse_instruments(body)[symbol]
+        except (SpinstreamError, KeyError) as exc:
+            self.counters["rest_failed"] += 1
+            self._retry[symbol] = ts + int(self.RETRY_S * _NS)
+            reason = f"instrument info failed: {exc!s}"
+            return (
+                [self._stale("book", symbol, reason, ts)]
+                if ("book", symbol) in self._wanted
+                else []
+            )
+        self.set_instrument(symbol, steps.tick_size, steps.size_step)
+        return []
+
+    # -- connection -----------------------------------------------------------------------
+
+    def _move(self, new: Link) -> None:
+        if new not in LINK_MOVES[self._link]:
+            raise ProtocolError(f"bybit public: {self._link.name} -> {new.name}")
+        self._link = new
+
+    def connected(self, ts: int) -> list[Event]:
+        """A new connection: subscribe every wanted topic that is ready."""
+        self._move(Link.CONNECTED)
+        self._reset_timers(ts)
+        self._subscribe_ready(tuple(self._topics))
+        return []
+
+    def disconnected(self, ts: int) -> list[Event]:
+        """The connection is gone: every kind it fed is stale; books wait for new snapshots."""
+        self._move(Link.DISCONNECTED)
+        self._acks.clear()
+        for t in self._topics.values():
+            t.sent = False
+        for book in self._books.values():
+            book.reset()
+        self._tickers.clear()
+        self._tops.clear()
+        return self._stale_all("disconnected", ts)
+
+    def tick(self, ts: int) -> list[Event]:
+        """Pings, the no-data timeout, and instrument-info retries."""
+        events: list[Event] = []
+        if self._link is Link.CONNECTED and self._tick_link(ts):
+            events = self._stale_all(f"no frame for {self.TIMEOUT_S:.0f} s", ts)
+        for symbol, at in list(self._retry.items()):
+            if ts >= at and ("book", symbol) in self._wanted:
+                del self._retry[symbol]
+                self._request_steps(symbol)
+        return events
+
+    def _stale(self, kind: Kind, symbol: str | None, reason: str, ts: int) -> Stale:
+        return Stale(
+            venue=VENUE, market=self.market, kind=kind, symbol=symbol, reason=reason, ts_recv=ts
+        )
+
+    def _stale_all(self, reason: str, ts: int) -> list[Event]:
+        kinds = sorted({k for k, _ in self._wanted})
+        return [self._stale(k, None, reason, ts) for k in kinds]
+
+    # -- frames ---------------------------------------------------------------------------
+
+    def _on_topic(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        assert env.topic is not None
+        handler = self._on.get(env.topic.partition(".")[0])
+        if handler is None:
+            return self._malformed(f"unknown topic {env.topic!r}", ts)
+        t = self._topics.get(env.topic)
+        if t is None:  # e.g. in flight while we unsubscribed
+            self.counters["unsubscribed"] += 1
+            return []
+        return handler(env, t, ts)
+
+    def _on_orderbook(self, env: schemas.Envelope, t: _Topic, ts: int) -> list[Event]:
+        data = schemas.ORDERBOOK.decode(env.data)
+        if data.s != t.symbol:
+            return self._malformed(f"{t.name}: data for {data.s!r}", ts)
+        if env.type not in ("snapshot", "delta"):
+            return self._malformed(f"{t.name}: type {env.type!r}", ts)
+        ts_event = _ms_ns(env.ts)
+        if t.kind == "ticker":  # spot orderbook.1: the top of book of the spot ticker
+            self._tops[t.symbol] = data
+            stats = self._tickers.get(t.symbol)
+            ticker = parse.parse_spot_ticker(t.symbol, data, stats, ts_event, ts)
+            return [TickerUpdate(ticker=ticker)]
+        book = self._books.get(t.symbol)
+        if book is None:
+            self.counters["unsubscribed"] += 1
+            return []
+        action = book.update(Ids(seq=data.u, snapshot=env.type == "snapshot"), data.b, data.a)
+        if action is Action.APPLY or action is Action.RESET:
+            return [
+                BookUpdated(
+                    venue=VENUE,
+                    market=self.market,
+                    symbol=t.symbol,
+                    book=book.book,
+                    seq=data.u,
+                    ts_event=ts_event,
+                    ts_recv=ts,
+                )
+            ]
+        if action is Action.RESYNC:
+            return self._resync(t, book.sync.reason or "gap", ts)
+        return []  # DROP (stale) or BUFFER (waiting for the snapshot)
+
+    def _resync(self, t: _Topic, reason: str, ts: int) -> list[Event]:
+        """A broken book: stale now; resubscribe so Bybit sends a new snapshot."""
+        self.counters["resyncs"] += 1
+        log.warning(
+            "book %s out of sync: %s", t.name, reason, extra={"venue": VENUE, "symbol": t.symbol}
+        )
+        if "bad level" in reason:  # the tick or step may have changed: fetch them again
+            self.counters["bad_levels"] += 1
+            self._books.pop(t.symbol, None)
+            self._steps.pop(t.symbol, None)
+            if t.symbol not in self._inflight.values():
+                self._request_steps(t.symbol)
+        else:
+            self.counters["gaps"] += 1
+        if self._link is Link.CONNECTED:
+            if t.sent:
+                t.sent = False
+                self._send_op("unsubscribe", (t.name,))
+            self._subscribe_ready((t.name,))
+        return [self._stale("book", t.symbol, reason, ts)]
+
+    def _on_tickers(self, env: schemas.Envelope, t: _Topic, ts: int) -> list[Event]:
+        data = schemas.TICKER.decode(env.data)
+        if data.symbol != t.symbol:
+            return self._malformed(f"{t.name}: data for {data.symbol!r}", ts)
+        ts_event = _ms_ns(env.ts)
+        if env.type == "snapshot":
+            merged = data
+        elif env.type == "delta":
+            base = self._tickers.get(t.symbol)
+            if base is None:
+                return self._malformed(f"{t.name}: delta before its snapshot", ts)
+            merged = parse.merge_ticker(base, data)
+        else:
+            return self._malformed(f"{t.name}: type {env.type!r}", ts)
+        self._tickers[t.symbol] = merged
+        if self.market == "spot":
+            ticker = parse.parse_spot_ticker(
+                t.symbol, self._tops.get(t.symbol), merged, ts_event, ts
+            )
+        else:
+            ticker = parse.parse_ticker(self.market, merged, ts_event, ts)
+        return [TickerUpdate(ticker=ticker)]
+
+    def _on_trades(self, env: schemas.Envelope, t: _Topic, ts: int) -> list[Event]:
+        trades = parse.parse_trades(self.market, schemas.TRADES.decode(env.data), ts)
+        return [TradeUpdate(trades=trades)] if trades else []
+
+
+# ----------------------------------------------------------------------------------------------
+# private
+
+PRIVATE_TOPICS = ("wallet", "position", "order", "execution")
+_NOT_FILLS = frozenset({"Funding", "Settle", "Delivery"})  # execution types that are not fills
+SeedKey = tuple[str, str | None, str | None]  # (kind, market, settle coin)
+
+
+@dataclass(slots=True)
+class _Seed:
+    """One kind's REST seed on the current connection, and the pushes held until it lands."""
+
+    keys: tuple[SeedKey, ...]
+    pending: set[SeedKey] = field(default_factory=set)
+    pages: dict[SeedKey, list[object]] = field(default_factory=dict)
+    retry: dict[SeedKey, int] = field(default_factory=dict)  # key -> ts to retry
+    buffer: list[tuple[tuple[object, ...], int, int | None]] = field(default_factory=list)
+    time_ms: int | None = None  # server time of the (first) answer
+    done: bool = False
+
+
+class BybitPrivate(_Stream):
+    """Bybit v5 private stream of one account: balances, positions, orders, our fills.
+
+    It serves the markets in `markets` (default: just `market`, as the runtime opens one
+    connection per protocol class and market; pass both to serve them from one connection).
+    The all-in-one topics carry each record's `category`, and records of other markets are
+    dropped (counted as `ignored`); the one unified wallet is the account of every market
+    served. Linear positions and open orders are seeded per settle coin in `settle_coins`.
+    """
+
+    endpoint = "private"
+    private = True
+    MAX_BUFFER = 10_000  # pushes held per kind while its seed is out; more -> re-seed
+
+    def __init__(
+        self,
+        market: str = "linear",
+        creds: Credentials | None = None,
+        *,
+        env: str = "live",
+        markets: tuple[str, ...] | None = None,
+        settle_coins: tuple[str, ...] = ("USDT", "USDC"),
+    ) -> None:
+        if creds is None:
+            raise ValueError("the bybit private stream needs credentials")
+        if market not in rest.MARKETS:
+            raise UnsupportedError(f"bybit market {market!r} is not supported")
+        super().__init__(market, env)
+        self.markets = markets or (market,)
+        if not set(self.markets) <= set(rest.MARKETS):
+            raise UnsupportedError(f"bybit markets {self.markets} are not all supported")
+        self.settle_coins = settle_coins
+        self._creds = creds
+        self._session = Session.DISCONNECTED
+        self._wanted: set[tuple[str, str | None]] = set()
+        self._seeds: dict[str, _Seed] = {}
+        self._inflight: dict[int, tuple[SeedKey, int]] = {}  # req_id -> (key, generation)
+        self._gen = 0
+        self._on: dict[str, Callable[[schemas.Envelope, int], list[Event]]] = {
+            "wallet": self._on_wallet,
+            "position": self._on_position,
+            "order": self._on_order,
+            "execution": self._on_execution,
+        }
+
+    def __repr__(self) -> str:  # no credentials
+        return (
+            f"BybitPrivate({self.markets}, {self.env}, {self._session.name}, "
+            f"counters={dict(self.counters)})"
+        )
+
+    @property
+    def state(self) -> Session:
+        return self._session
+
+    def connect_path(self) -> str:
+        """Path on `SPEC.ws_bases["private"][env]`."""
+        return "/v5/private"
+
+    def subscribe(self, kind: str, symbol: str | None) -> None:
+        """Record interest; the four private topics are always subscribed together."""
+        if kind not in ("account", "positions", "orders", "trades"):
+            raise UnsupportedError(f"bybit private stream has no {kind!r}")
+        self._wanted.add((kind, None))
+
+    def unsubscribe(self, kind: str, symbol: str | None) -> None:
+        self._wanted.discard((kind, None))
+
+    def subscriptions(self) -> set[tuple[str, str | None]]:
+        return set(self._wanted)
+
+    # -- connection -----------------------------------------------------------------------
+
+    def _move(self, new: Session) -> None:
+        if new not in SESSION_MOVES[self._session]:
+            raise ProtocolError(f"bybit private: {self._session.name} -> {new.name}")
+        self._session = new
+
+    def connected(self, ts: int) -> list[Event]:
+        """A new connection: authenticate (subscribe and seed follow the answers)."""
+        self._move(Session.AUTHENTICATING)
+        self._reset_timers(ts)
+        self._gen += 1
+        self._out.append(auth.login_frame(self._creds, ts // _MS))
+        return []
+
+    def disconnected(self, ts: int) -> list[Event]:
+        """Everything this connection fed is stale; seeds in flight are forgotten."""
+        self._move(Session.DISCONNECTED)
+        self._acks.clear()
+        self._seeds.clear()
+        self._inflight.clear()
+        return self._stale_all("disconnected", ts)
+
+    def tick(self, ts: int) -> list[Event]:
+        """Pings, the no-data timeout, and seed retries."""
+        if self._session is Session.DISCONNECTED:
+            return []
+        events: list[Event] = []
+        if self._tick_link(ts):
+            events = self._stale_all(f"no frame for {self.TIMEOUT_S:.0f} s", ts)
+        for seed in self._seeds.values():
+            for key, at in list(seed.retry.items()):
+                if ts >= at:
+                    del seed.retry[key]
+                    self._request_seed(key, ts, None)
+        return events
+
+    def _kinds(self) -> list[tuple[str, Kind]]:
+        out: list[tuple[str, Kind]] = []
+        for m in self.markets:
+            out.append((m, "account"))
+            if m == "linear":
+                out.append((m, "positions"))
+            out.append((m, "orders"))
+        return out
+
+    def _stale_all(self, reason: str, ts: int) -> list[Event]:
+        return [
+            Stale(venue=VENUE, market=m, kind=k, reason=reason, ts_recv=ts)
+            for m, k in self._kinds()
+        ]
+
+    # -- auth and subscription ------------------------------------------------------------
+
+    def _on_auth(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        if self._session is not Session.AUTHENTICATING:
+            self.counters["unexpected_auth"] += 1
+            return []
+        if env.success:  # `Authenticated` waits for the subscription (login + user data)
+            self._move(Session.SUBSCRIBING)
+            self._send_op("subscribe", PRIVATE_TOPICS)
+            log.info("authenticated", extra={"venue": VENUE, "conn": self.endpoint})
+            return []
+        self._move(Session.FAILED)
+        self.counters["auth_failed"] += 1
+        reason = auth.redact(env.ret_msg or "auth refused", self._creds)
+        log.warning("auth refused: %s", reason, extra={"venue": VENUE, "conn": self.endpoint})
+        return [AuthFailed(venue=VENUE, market=m, reason=reason, ts_recv=ts) for m in self.markets]
+
+    def _on_subscribed(self, topics: tuple[str, ...], ok: bool, msg: str, ts: int) -> list[Event]:
+        if self._session is not Session.SUBSCRIBING:
+            return []
+        if not ok:
+            self._move(Session.FAILED)
+            self.counters["sub_failed"] += 1
+            return self._stale_all(f"subscribe refused: {auth.redact(msg, self._creds)}", ts)
+        self._move(Session.LIVE)
+        events: list[Event] = [Subscribed(venue=VENUE, topic=t, ts_recv=ts) for t in topics]
+        events += [Authenticated(venue=VENUE, market=m, ts_recv=ts) for m in self.markets]
+        seeds: dict[str, tuple[SeedKey, ...]] = {
+            "account": (("account", None, None),),
+            "positions": tuple(("positions", "linear", c) for c in self.settle_coins)
+            if "linear" in self.markets
+            else (),
+            "orders": tuple(
+                ("orders", m, c)
+                for m in self.markets
+                for c in (self.settle_coins if m == "linear" else (None,))
+            ),
+        }
+        self._seeds = {kind: _Seed(keys=keys) for kind, keys in seeds.items() if keys}
+        for seed in self._seeds.values():
+            seed.pending = set(seed.keys)
+            for key in seed.keys:
+                self._request_seed(key, ts, None)
+        return events
+
+    def _request_seed(self, key: SeedKey, ts: int, cursor: str | None) -> None:
+        kind, market, coin = key
+        now_ms = ts // _MS
+        if kind == "account":
+            req = rest.build_account(self.markets[0], self._creds, now_ms)
+        elif kind == "positions":
+            req = rest.build_positions(
+                market or "linear", self._creds, now_ms, settle_coin=coin or "USDT", cursor=cursor
+            )
+        else:
+            req = rest.build_open_orders(
+                market or "linear", self._creds, now_ms, settle_coin=coin or "USDT", cursor=cursor
+            )
+        rid = self._queue(req)
+        self._inflight[rid] = (key, self._gen)
+        self.counters["seed_requests"] += 1
+
+    def rest_response(self, req_id: int, status: int, body: bytes, ts: int) -> list[Event]:
+        """A seed answer (one page); the kind goes live when all its pages are in."""
+        entry = self._inflight.pop(req_id, None)
+        if entry is None or entry[1] != self._gen or self._session is not Session.LIVE:
+            self.counters["late_rest"] += 1
+            return []
+        key = entry[0]
+        kind, market, _ = key
+        seed = self._seeds[kind]
+        if seed.done or key not in seed.pending:
+            self.counters["late_rest"] += 1
+            return []
+        try:
+            rest.check_error(status, {}, body)
+            items, cursor, time_ms = self._decode_seed(kind, body)
+        except (SpinstreamError, msgspec.DecodeError) as exc:
+            self.counters["seed_failed"] += 1
+            seed.pages.pop(key, None)  # the retry starts again from the first page
+            seed.retry[key] = ts + int(self.RETRY_S * _NS)
+            reason = auth.redact(f"seed failed: {exc!s}", self._creds)
+            markets = self.markets if kind == "account" else (market,)
+            return [
+                Stale(venue=VENUE, market=m or self.market, kind=kind, reason=reason, ts_recv=ts)  # type: ignore[arg-type]
+                for m in markets
+            ]
+        seed.pages.setdefault(key, []).extend(items)
+        if seed.time_ms is None or (time_ms is not None and time_ms < seed.time_ms):
+            seed.time_ms = time_ms
+        if cursor:
+            self._request_seed(key, ts, cursor)
+            return []
+        seed.pending.discard(key)
+        return self._finish(kind, seed, ts) if not seed.pending else []
+
+    @staticmethod
+    def _decode_seed(kind: str, body: bytes) -> tuple[tuple[object, ...], str | None, int | None]:
+        """(records, next cursor, server time) of one seed page."""
+        page: schemas.Page[object] | schemas.Page[schemas.WalletAccount] | None
+        if kind == "account":
+            resp_a = schemas.ACCOUNTS.decode(body)
+            page, time = resp_a.result, resp_a.time
+        elif kind == "positions":
+            resp_p = schemas.REST_POSITIONS.decode(body)
+            page, time = resp_p.result, resp_p.time  # type: ignore[assignment]
+        else:
+            resp_o = schemas.REST_ORDERS.decode(body)
+            page, time = resp_o.result, resp_o.time  # type: ignore[assignment]
+        if page is None:
+            raise ParseError(f"bybit {kind} seed: no result")
+        return tuple(page.list), page.nextPageCursor or None, time
+
+    def _finish(self, kind: str, seed: _Seed, ts: int) -> list[Event]:
+        """A kind's seed is complete: full state, then the buffered pushes newer than it."""
+        seed.done = True
+        items = [x for key in seed.keys for x in seed.pages.get(key, ())]
+        events: list[Event] = []
+        t_ns = parse.ms_to_ns(seed.time_ms)
+        if kind == "account":
+            accounts = tuple(x for x in items if isinstance(x, schemas.WalletAccount))
+            for m in self.markets:
+                acct = parse.parse_account(m, accounts, t_ns, ts, "rest")
+                events.append(AccountUpdate(account=acct))
+            for recs, rts, created in seed.buffer:
+                if seed.time_ms is None or created is None or created >= seed.time_ms:
+                    events += self._wallet_events(recs, rts, created)  # type: ignore[arg-type]
+        elif kind == "positions":
+            held = {
+                (p.symbol, p.positionIdx): p for p in items if isinstance(p, schemas.PositionData)
+            }
+            events.append(
+                PositionUpdate(
+                    venue=VENUE,
+                    market="linear",
+                    positions=tuple(parse.parse_position(p, ts, "rest") for p in held.values()),
+                    full=True,
+                    ts_recv=ts,
+                )
+            )
+            for recs, rts, _ in seed.buffer:
+                newer = tuple(
+                    p
+                    for p in recs
+                    if isinstance(p, schemas.PositionData)
+                    and _position_newer(p, held.get((p.symbol, p.positionIdx)))
+                )
+                events += self._position_events(newer, rts)
+        else:
+            by_id = {o.orderId: o for o in items if isinstance(o, schemas.OrderData)}
+            for m in self.markets:
+                orders = tuple(
+                    parse.parse_order(o, ts, "rest", m)
+                    for key in seed.keys
+                    if key[1] == m
+                    for o in seed.pages.get(key, ())
+                    if isinstance(o, schemas.OrderData)
+                )
+                events.append(
+                    OrderUpdate(venue=VENUE, market=m, orders=orders, full=True, ts_recv=ts)
+                )
+            for recs, rts, _ in seed.buffer:
+                newer_orders = tuple(
+                    o
+                    for o in recs
+                    if isinstance(o, schemas.OrderData) and _order_newer(o, by_id.get(o.orderId))
+                )
+                events += self._order_events(newer_orders, rts)
+        self.counters["replayed"] += len(seed.buffer)
+        seed.buffer.clear()
+        seed.pages.clear()
+        markets = self.markets if kind != "positions" else ("linear",)
+        events += [Fresh(venue=VENUE, market=m, kind=kind, ts_recv=ts) for m in markets]  # type: ignore[arg-type]
+        return events
+
+    # -- pushes ---------------------------------------------------------------------------
+
+    def _on_topic(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        assert env.topic is not None
+        handler = self._on.get(env.topic)
+        if handler is None:
+            return self._malformed(f"unknown topic {env.topic!r}", ts)
+        return handler(env, ts)
+
+    def _hold(self, kind: str, recs: tuple[object, ...], env: schemas.Envelope, ts: int) -> bool:
+        """Buffer RECS while KIND's seed is out; True when held (or re-seeded on overflow)."""
+        seed = self._seeds.get(kind)
+        if seed is not None and seed.done:
+            return False
+        if seed is None:  # before the subscription is acked: the seed, asked later, covers it
+            self.counters["early_pushes"] += 1
+            return True
+        if len(seed.buffer) >= self.MAX_BUFFER:  # start this kind's seed again
+            self.counters["overflows"] += 1
+            seed.buffer.clear()
+            seed.pages.clear()
+            seed.retry.clear()
+            seed.time_ms = None
+            seed.pending = set(seed.keys)
+            self._inflight = {r: v for r, v in self._inflight.items() if v[0][0] != kind}
+            for key in seed.keys:
+                self._request_seed(key, ts, None)
+        seed.buffer.append((recs, ts, env.creationTime))
+        self.counters["buffered"] += 1
+        return True
+
+    def _on_wallet(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        recs = schemas.WALLET.decode(env.data)
+        if self._hold("account", recs, env, ts):
+            return []
+        return self._wallet_events(recs, ts, env.creationTime)
+
+    def _wallet_events(
+        self, recs: tuple[schemas.WalletAccount, ...], ts: int, created: int | None = None
+    ) -> list[Event]:
+        t_ns = _ms_ns(created)
+        return [
+            BalanceUpdate(account=parse.parse_account(m, recs, t_ns, ts, "ws"))
+            for m in self.markets
+        ]
+
+    def _on_position(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        recs = schemas.POSITIONS.decode(env.data)
+        if "linear" not in self.markets:  # spot has no positions
+            self.counters["ignored"] += len(recs)
+            return []
+        if self._hold("positions", recs, env, ts):
+            return []
+        return self._position_events(recs, ts)
+
+    def _position_events(self, recs: tuple[schemas.PositionData, ...], ts: int) -> list[Event]:
+        by_market: dict[str, list[Position]] = {}
+        for p in recs:
+            if p.category in self.markets:
+                by_market.setdefault(p.category, []).append(parse.parse_position(p, ts, "ws"))
+            else:
+                self.counters["ignored"] += 1
+        return [
+            PositionUpdate(venue=VENUE, market=m, positions=tuple(ps), ts_recv=ts)
+            for m, ps in by_market.items()
+        ]
+
+    def _on_order(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        recs = schemas.ORDERS.decode(env.data)
+        if self._hold("orders", recs, env, ts):
+            return []
+        return self._order_events(recs, ts)
+
+    def _order_events(self, recs: tuple[schemas.OrderData, ...], ts: int) -> list[Event]:
+        by_market: dict[str, list[Order]] = {}
+        for o in recs:
+            if o.category in self.markets:
+                by_market.setdefault(o.category, []).append(parse.parse_order(o, ts, "ws"))
+            else:
+                self.counters["ignored"] += 1
+        return [
+            OrderUpdate(venue=VENUE, market=m, orders=tuple(os), ts_recv=ts)
+            for m, os in by_market.items()
+        ]
+
+    def _on_execution(self, env: schemas.Envelope, ts: int) -> list[Event]:
+        fills = tuple(
+            parse.parse_execution(e, ts)
+            for e in schemas.EXECUTIONS.decode(env.data)
+            if e.category in self.markets and e.execType not in _NOT_FILLS
+        )
+        return [TradeUpdate(trades=fills)] if fills else []
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return -1
+
+
+def _order_newer(push: schemas.OrderData, seeded: schemas.OrderData | None) -> bool:
+    """A buffered order push applies unless the seed holds a later state of that order."""
+    return seeded is None or _int(push.updatedTime) >= _int(seeded.updatedTime)
+
+
+def _position_newer(push: schemas.PositionData, seeded: schemas.PositionData | None) -> bool:
+    """A buffered position push applies unless the seed is later (by `seq`, else by time)."""
+    if seeded is None:
+        return True
+    if push.seq is not None and seeded.seq is not None and push.seq != seeded.seq:
+        return push.seq > seeded.seq
+    return _int(push.updatedTime) >= _int(seeded.updatedTime)
