@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import numbers
 import threading
 from collections.abc import Coroutine
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from spinstream.errors import ConfigError, NotAvailable
+import msgspec
+
+from spinstream.errors import ConfigError, NotAvailable, OrderRejected
 from spinstream.models import Account, Order, OrderBook, Position, Ticker
 from spinstream.runtime import AccountRuntime
 
@@ -25,16 +29,39 @@ SIDES = ("buy", "sell")
 TYPES = ("limit", "market")
 
 
+def _number(value: Any, what: str) -> Any:
+    """A user number as int, float, Decimal or str (numpy scalars become Python floats)."""
+    if value is None or isinstance(value, (Decimal, str)):
+        return value
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} must be a number, not {value!r}")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)  # also turns numpy's float64 (a float subclass) into a float
+    raise ConfigError(f"{what} must be a number, not {value!r}")
+
+
 def _check_order(side: str, type: str, quantity: float, price: float | None) -> None:
     """Validate user input once, here, before anything is signed or sent."""
     if side not in SIDES:
         raise ConfigError(f"side must be one of {SIDES}, not {side!r}")
     if type not in TYPES:
         raise ConfigError(f"type must be one of {TYPES}, not {type!r}")
-    if not quantity or quantity <= 0:
-        raise ConfigError(f"quantity must be positive, not {quantity!r}")
-    if type == "limit" and (price is None or price <= 0):
+    if not _positive(quantity):
+        raise ConfigError(f"quantity must be a positive number, not {quantity!r}")
+    if type == "limit" and (price is None or not _positive(price)):
         raise ConfigError("a limit order needs a positive price")
+    if price is not None and not _positive(price):
+        raise ConfigError(f"price must be a positive number, not {price!r}")
+
+
+def _positive(x: Any) -> bool:
+    try:
+        d = Decimal(str(x))
+    except ArithmeticError:
+        return False
+    return d.is_finite() and d > 0
 
 
 class _Calls:
@@ -83,10 +110,35 @@ class _Calls:
         return self._parse_ack(self.rest.parse_order, market, resp.body, req)
 
     async def cancel(self, market: str, **kw: Any) -> Order:
+        parse_cancel = getattr(self.rest, "parse_cancel", None)
+        known = None
+        if parse_cancel is not None:  # the ack carries only ids (Bybit): know the order first
+            known = await self._find_open(
+                market, kw["symbol"], kw.get("order_id"), kw.get("client_order_id")
+            )
         req = self.rest.build_cancel_order(market, self._creds(), self._now_ms(), **kw)
         resp = await self.acct.send(req)
-        parse = getattr(self.rest, "parse_cancel", self.rest.parse_order)
-        return self._parse_ack(parse, market, resp.body, req)
+        if parse_cancel is None:
+            return self._parse_ack(self.rest.parse_order, market, resp.body, req)
+        parse_cancel(market, resp.body, self.clock.ns())  # checks the ack
+        return msgspec.structs.replace(
+            known, status="canceled", source="rest", last_update=self.clock.ns()
+        )
+
+    async def _find_open(
+        self, market: str, symbol: str, order_id: str | None, client_id: str | None
+    ) -> Order:
+        """The open order being cancelled: from the cache, else from REST."""
+        store = self.acct.runtime.store
+        candidates = store.orders(self.acct.alias, market) or await self.orders(market, symbol)
+        for o in candidates:
+            if (order_id and o.order_id == order_id) or (
+                client_id and o.client_order_id == client_id
+            ):
+                return o
+        raise OrderRejected(
+            self.acct.venue, "not-open", f"no open order {order_id or client_id} on {symbol}"
+        )
 
     def _parse_ack(self, parse: Any, market: str, body: bytes, req: Any) -> Order:
         """An order ack; venues whose ack carries only ids (Bybit) complete it from the request."""
@@ -218,6 +270,7 @@ class VenueClient(_Base):
         client_order_id: str | None = None,
     ) -> Order:
         """Place an order (always sent to the venue)."""
+        quantity, price = _number(quantity, "quantity"), _number(price, "price")
         _check_order(side, type, quantity, price)
         m = self._acct.market(market)
         if self._server:  # follow our orders on the private stream from now on
@@ -314,6 +367,7 @@ class AsyncVenueClient(_Base):
         time_in_force: str | None = None,
         client_order_id: str | None = None,
     ) -> Order:
+        quantity, price = _number(quantity, "quantity"), _number(price, "price")
         _check_order(side, type, quantity, price)
         m = self._acct.market(market)
         if self._server:
