@@ -21,6 +21,7 @@ import importlib
 import keyword
 import os
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,7 @@ class Workspace:
                 raise ConfigError(f"{a.alias}: {a.venue} has no {a.env!r} environment")
             self.accounts[a.alias] = a
         self._runtime: Runtime | None = None
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Workspace({', '.join(f'{a.alias}={a.venue}:{a.env}' for a in self.accounts.values())})"
@@ -149,12 +151,17 @@ class Workspace:
     @property
     def runtime(self) -> Runtime:
         """The shared runtime (event-loop thread, connections, cache), started on first use."""
-        if self._runtime is None:
-            from spinstream.runtime import Runtime
+        rt = self._runtime
+        if rt is None:
+            with self._lock:  # workers start together: exactly one runtime per workspace
+                rt = self._runtime
+                if rt is None:
+                    from spinstream.runtime import Runtime
 
-            self._runtime = Runtime(self)
-            self._runtime.start()
-        return self._runtime
+                    rt = Runtime(self)
+                    rt.start()
+                    self._runtime = rt
+        return rt
 
     def check_mode(self, mode: str) -> None:
         """Refuse browser mode for server-only venues, and unknown modes."""
@@ -177,9 +184,10 @@ class Workspace:
 
     def close(self) -> None:
         """Stop the runtime: close connections and the event-loop thread."""
-        if self._runtime is not None:
-            self._runtime.stop()
-            self._runtime = None
+        with self._lock:
+            rt, self._runtime = self._runtime, None
+        if rt is not None:
+            rt.stop()
 
     def __enter__(self) -> Workspace:
         return self

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from typing import TypeVar
 
+import msgspec
 import numpy as np
 
 from spinstream.models import Account, Balance, Order, OrderBook, Position, Ticker, Trade
@@ -34,6 +36,7 @@ __all__ = ["Store"]
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 Key = tuple[str, str, str]  # (account alias, market, symbol)
 MKey = tuple[str, str]  # (account alias, market)
 
@@ -117,7 +120,7 @@ class Store:
 
     def _apply_other(self, alias: str, ev: Event) -> None:
         if isinstance(ev, AccountUpdate):
-            a = ev.account
+            a = _cached(ev.account)
             self._accounts[(alias, a.market)] = _Entry(a, a.last_update)
         elif isinstance(ev, BalanceUpdate):
             a = ev.account
@@ -142,6 +145,7 @@ class Store:
                 c.seeded = True
                 c.fresh = True
             for p in ev.positions:
+                p = _cached(p)
                 k = f"{p.symbol}:{p.position_side}"
                 if p.size == 0:
                     c.items.pop(k, None)
@@ -155,6 +159,7 @@ class Store:
                 c.seeded = True
                 c.fresh = True
             for o in ev.orders:
+                o = _cached(o)
                 if o.is_open:
                     c.items[o.order_id] = o
                 else:
@@ -263,6 +268,13 @@ class Store:
         n += sum(c.seeded and not c.fresh for c in self._positions.values())
         n += sum(c.seeded and not c.fresh for c in self._orders.values())
         return n
+
+
+def _cached(item: _T) -> _T:
+    """ITEM as the cache serves it: `source="ws"` (a REST seed kept current by the stream)."""
+    if item.source == "ws":  # type: ignore[attr-defined]
+        return item
+    return msgspec.structs.replace(item, source="ws")  # type: ignore[type-var]
 
 
 def _scale(levels: np.ndarray, ps: float, ss: float) -> np.ndarray:
