@@ -82,7 +82,11 @@ def _read_cost(book: Any, n: int = 200_000) -> float:
 def run_demo(seconds: float = 10.0) -> int:
     """Run the demo for about `seconds`, printing a status line per pass; returns 0."""
     books = load_okx_books()
-    kind = "compiled" if _core.EXTENSIONS else "pure-Python twin (SPINSTREAM_NO_EXTENSIONS or no build)"
+    kind = (
+        "compiled"
+        if _core.EXTENSIONS
+        else "pure-Python twin (SPINSTREAM_NO_EXTENSIONS or no build)"
+    )
     print(f"spinstream demo: core = {kind}; OKX recording, {len(books)} instruments")
     rng = np.random.default_rng(7)
     n_ticks = 1_000_000

@@ -71,7 +71,15 @@ class OrderRejected(VenueError):
 
 
 class RateLimited(VenueError):
-    """The venue answered 429/418: our own limiter should have prevented it."""
+    """A rate limit: the venue answered 429/418 (our own limiter should have prevented it), or
+    code "local" when our limiter would make a fail-fast caller wait. `retry_after_s` is the
+    wait the venue asked for (Retry-After), when it said."""
+
+    def __init__(
+        self, venue: str, code: str | int | None, msg: str, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(venue, code, msg)
+        self.retry_after_s = retry_after_s
 
 
 class TransportError(SpinstreamError):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import load_core
+from corekinds import load_core
 
 EXAMPLES = int(os.environ.get("SPINSTREAM_HYPOTHESIS_EXAMPLES", "300"))
 SETTINGS = settings(

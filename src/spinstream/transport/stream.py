@@ -134,6 +134,7 @@ class StreamConnection:
             status, body = 0, b""
         self._emit(self.proto.rest_response(req.req_id, status, body, self.clock.ns()))
         await self._flush()
+        await self._reconnect_if_asked()
         self._wake.set()
 
     async def _ticker(self) -> None:
@@ -141,9 +142,17 @@ class StreamConnection:
             await asyncio.sleep(self.proto.TICK_S)
             self._emit(self.proto.tick(self.clock.ns()))
             await self._flush()
-            if getattr(self.proto, "reconnect_wanted", False) and self._ws is not None:
-                log.warning("%s: protocol asked for a reconnect (silent stream)", self.name)
-                await self._ws.close()
+            await self._reconnect_if_asked()
+
+    async def _reconnect_if_asked(self) -> None:
+        """Close the socket when the protocol wants a new connection (silent stream, new
+        listenKey); the run loop then reconnects on the protocol's current connect_path."""
+        p = self.proto
+        if self._ws is not None and (
+            getattr(p, "reconnect_wanted", False) or getattr(p, "needs_reconnect", False)
+        ):
+            log.warning("%s: protocol asked for a new connection", self.name)
+            await self._ws.close()
 
     async def _run(self) -> None:
         delays = self._delays()
@@ -197,8 +206,10 @@ class StreamConnection:
                     self.messages += 1
                     emit(receive(frame, clock.ns()))
                     out = self._drain()
-                    for reply in out:  # pongs, resubscribes: rare, so one await per frame only then
-                        await ws.send(reply)
+                    if out:  # pongs, resubscribes: rare, so one await per frame only then
+                        for reply in out:
+                            await ws.send(reply)
+                        await self._reconnect_if_asked()
         except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as exc:
             self.failures += 1
             log.warning("%s: connection lost or refused: %r", self.name, exc)

@@ -1,0 +1,1276 @@
+"""Binance stream rules, sans-I/O: one class per endpoint (connection kind).
+
+    BinanceSpotPublic   stream.binance.com  /stream         bookTicker + 24 h ticker, diff depth
+    BinanceUsdmPublic   fstream.binance.com /public/stream  bookTicker, diff depth (with `pu`)
+    BinanceSpotUser     ws-api.binance.com  /ws-api/v3      userDataStream.subscribe.signature
+    BinanceUsdmUser     fstream.binance.com /private/ws     listenKey (REST) + keepalive
+
+Public connections open the combined-stream path with no streams and (re)subscribe with live
+`SUBSCRIBE` frames: subscriptions change while the runtime runs (a cache miss subscribes), a
+reconnect per new symbol would drop every book, and one path serves any set of streams. The
+frames are batched and paced under Binance's incoming-message limit (5/s spot, 10/s USD-M).
+
+Books follow Binance's documented sync through `SyncedBook`: diff events are buffered from the
+first one on, the REST snapshot is requested then (a `requests()` item), the buffer is replayed
+onto it, and every later event must chain (spot: U <= id + 1; USD-M: pu == previous u). A gap
+emits `Stale` at once and requests a new snapshot. Private streams are seeded from REST after
+the user stream is on; pushes that arrive before every seed has answered are buffered and
+replayed on top of it.
+
+Connection state (one `State`, moves checked against `TRANSITIONS`):
+
+    IDLE --connected--> OPEN (public) | AUTHENTICATING (spot user) | SEEDING (USD-M user)
+    AUTHENTICATING --subscribed--> SEEDING --all seeds answered--> LIVE
+    SEEDING | LIVE --eventStreamTerminated--> AUTHENTICATING;  --listenKeyExpired--> EXPIRED
+    any --disconnected--> IDLE
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import ClassVar, cast
+
+import msgspec
+
+from spinstream.credentials import Credentials
+from spinstream.errors import (
+    AuthError,
+    ConfigError,
+    ProtocolError,
+    RateLimited,
+    SpinstreamError,
+)
+from spinstream.models import Account, Balance, Order, Ticker
+from spinstream.protocol.binance import auth, parse, rest
+from spinstream.protocol.binance import schemas as s
+from spinstream.protocol.binance.parse import VENUE, Instrument
+from spinstream.protocol.booksync import BINANCE_SPOT, BINANCE_USDM, Action, Rule, SyncedBook
+from spinstream.protocol.events import (
+    AccountUpdate,
+    Authenticated,
+    AuthFailed,
+    BalanceUpdate,
+    BookUpdated,
+    Event,
+    Fresh,
+    Kind,
+    Malformed,
+    OrderUpdate,
+    PositionUpdate,
+    RestRequest,
+    Stale,
+    Subscribed,
+    TickerUpdate,
+)
+
+__all__ = [
+    "TRANSITIONS",
+    "BinanceSpotPublic",
+    "BinanceSpotUser",
+    "BinanceUsdmPublic",
+    "BinanceUsdmUser",
+    "State",
+]
+
+log = logging.getLogger(__name__)
+
+_MS = 1_000_000
+_S = 1_000_000_000
+
+
+class State(enum.Enum):
+    """Where one connection is."""
+
+    IDLE = "idle"  # no socket
+    OPEN = "open"  # public: socket open, subscriptions sent
+    AUTHENTICATING = "authenticating"  # spot user: subscribe.signature sent, no answer yet
+    SEEDING = "seeding"  # private: user stream on, REST seeds pending, pushes buffered
+    LIVE = "live"  # private: seeded, pushes applied as they come
+    EXPIRED = "expired"  # USD-M user: listenKey expired; reconnect on the new key's path
+
+
+TRANSITIONS: dict[State, frozenset[State]] = {
+    State.IDLE: frozenset({State.OPEN, State.AUTHENTICATING, State.SEEDING}),
+    State.OPEN: frozenset({State.IDLE}),
+    State.AUTHENTICATING: frozenset({State.IDLE, State.SEEDING}),
+    State.SEEDING: frozenset(
+        {State.IDLE, State.SEEDING, State.LIVE, State.AUTHENTICATING, State.EXPIRED}
+    ),  # SEEDING again: the push buffer overflowed, seed anew
+    State.LIVE: frozenset({State.IDLE, State.AUTHENTICATING, State.EXPIRED}),
+    State.EXPIRED: frozenset({State.IDLE}),
+}
+
+
+class _Base:
+    """What every Binance connection shares: state, queues, request ids, counters."""
+
+    TICK_S: ClassVar[float] = 5.0
+    endpoint: ClassVar[str]
+    market: ClassVar[str]
+    private: ClassVar[bool]
+    kinds: ClassVar[frozenset[str]]
+
+    def __init__(self, market: str, creds: Credentials | None, env: str) -> None:
+        if market != self.market:
+            raise ValueError(f"{type(self).__name__} serves market {self.market!r}, not {market!r}")
+        self.env = env
+        self._creds = creds  # a Secret inside; only auth.py opens it
+        self._state = State.IDLE
+        self._out: list[str] = []
+        self._reqs: list[RestRequest] = []
+        self._ids = itertools.count(1)
+        self._subs: set[tuple[str, str | None]] = set()
+        self._now = 0
+        self.counters: dict[str, int] = {"malformed": 0, "errors": 0}
+        self._extra = {"venue": VENUE, "conn": self.endpoint}
+
+    # --- contract surface shared by all -----------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The connection's state."""
+        return self._state
+
+    def subscriptions(self) -> set[tuple[str, str | None]]:
+        """Everything subscribed, as (kind, symbol)."""
+        return set(self._subs)
+
+    def outgoing(self) -> list[str]:
+        """Frames to send, drained."""
+        out, self._out = self._out, []
+        return out
+
+    def requests(self) -> list[RestRequest]:
+        """REST calls to make, drained; answers come back through `rest_response`."""
+        reqs, self._reqs = self._reqs, []
+        return reqs
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.env}, {self._state.name}, "
+            f"subscriptions={len(self._subs)}, counters={self.counters})"
+        )
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _move(self, new: State) -> None:
+        if new not in TRANSITIONS[self._state]:
+            raise ProtocolError(f"binance {self.endpoint}: illegal move {self._state} -> {new}")
+        self._state = new
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def _malformed(self, reason: str, ts: int) -> Malformed:
+        self._count("malformed")
+        log.debug("binance malformed frame: %s", reason, extra=self._extra)
+        return Malformed(venue=VENUE, reason=reason[:300], ts_recv=ts)
+
+    def _queue(self, req: RestRequest) -> int:
+        rid = next(self._ids)
+        self._reqs.append(msgspec.structs.replace(req, req_id=rid))
+        return rid
+
+    def _guard(self, what: str, ts: int, fn: Callable[[], list[Event]]) -> list[Event]:
+        """Run FN; a bad frame or body becomes `Malformed`, never an exception."""
+        try:
+            return fn()
+        except (msgspec.DecodeError, SpinstreamError, ValueError) as exc:
+            return [self._malformed(f"{what}: {exc}", ts)]
+        except Exception as exc:  # a bug: log it with its traceback, keep the connection
+            self._count("errors")
+            log.exception("binance %s handler failed", what, extra=self._extra)
+            return [self._malformed(f"{what}: internal error {type(exc).__name__}", ts)]
+
+    def _stale(self, kind: str, symbol: str | None, reason: str, ts: int) -> Stale:
+        return Stale(
+            venue=VENUE,
+            market=self.market,
+            kind=cast(Kind, kind),
+            symbol=symbol,
+            reason=reason,
+            ts_recv=ts,
+        )
+
+    def _fresh_event(self, kind: str, symbol: str | None, ts: int) -> Fresh:
+        return Fresh(
+            venue=VENUE, market=self.market, kind=cast(Kind, kind), symbol=symbol, ts_recv=ts
+        )
+
+    def _check_kind(self, kind: str, symbol: str | None) -> tuple[str, str | None]:
+        if kind not in self.kinds:
+            raise ValueError(f"{type(self).__name__} serves {sorted(self.kinds)}, not {kind!r}")
+        return kind, symbol.upper() if symbol else None
+
+
+# =============================================================================================
+# Public market data
+# =============================================================================================
+
+
+class _Backoff:
+    """Per-key retry delay: none the first time, then doubling up to a ceiling."""
+
+    __slots__ = ("first", "ceiling", "_delay", "_after")
+
+    def __init__(self, first_ns: int, ceiling_ns: int) -> None:
+        self.first, self.ceiling = first_ns, ceiling_ns
+        self._delay: dict[str, int] = {}
+        self._after: dict[str, int] = {}
+
+    def ready(self, key: str, ts: int) -> bool:
+        return self._after.get(key, 0) <= ts
+
+    def failed(self, key: str, ts: int) -> None:
+        delay = min(max(self._delay.get(key, 0) * 2, self.first), self.ceiling)
+        self._delay[key] = delay
+        self._after[key] = ts + delay
+
+    def ok(self, key: str) -> None:
+        self._delay.pop(key, None)
+        self._after.pop(key, None)
+
+
+class _PublicStream(_Base):
+    """Combined-stream market data: tickers and diff-depth books of one market."""
+
+    TICK_S = 1.0  # paces queued SUBSCRIBE frames and snapshot retries
+    private = False
+    kinds = frozenset({"ticker", "book"})
+    MAX_STREAMS: ClassVar[int] = 1024  # per connection (Binance)
+    PARAMS_PER_FRAME: ClassVar[int] = 200
+    _path: ClassVar[str]
+    _rule: ClassVar[Rule]
+    # Our share of Binance's incoming-message limit. Frames are stamped with the last input's
+    # ts (outgoing() has none), which may lag real time by up to TICK_S: at most twice this
+    # many frames can go out in one real second, still under the venue's limit.
+    _frames_per_s: ClassVar[int]
+    _depth_stream: ClassVar[str] = "depth@100ms"
+
+    def __init__(
+        self,
+        market: str,
+        creds: Credentials | None = None,
+        *,
+        env: str = "live",
+        instruments: Mapping[str, Instrument] | None = None,
+        snapshot_limit: int = 1000,
+        max_depth: int | None = None,
+        max_buffer: int = 1000,
+    ) -> None:
+        super().__init__(market, creds, env)
+        self.snapshot_limit = rest.depth_weight(market, snapshot_limit)[0]
+        self.max_depth = self.snapshot_limit if max_depth is None else max_depth
+        self.max_buffer = max_buffer
+        self._instruments: dict[str, Instrument] = dict(instruments or {})
+        self._books: dict[str, SyncedBook] = {}
+        self._fresh: set[str] = set()  # books served as in sync since their last Stale
+        self._early: dict[str, deque[s.DepthMsg]] = {}  # events before the decimals are known
+        self._last_e: dict[str, int] = {}  # venue time of the last depth event fed, per symbol
+        self._tickers: dict[str, Ticker] = {}
+        self._pending: dict[int, tuple[str, str]] = {}  # req_id -> ("snapshot", sym) / ("info", "")
+        self._snap_req: dict[str, int] = {}
+        self._snap_wanted: set[str] = set()
+        self._snap_backoff = _Backoff(250 * _MS, 30 * _S)
+        self._info_wanted: set[str] = set()
+        self._info_req: int | None = None
+        self._info_full = False  # the filtered exchangeInfo failed: ask for all symbols
+        self._info_asked: frozenset[str] | None = None  # what the outstanding request covers
+        self._info_backoff = _Backoff(1 * _S, 60 * _S)
+        self._to_sub: dict[str, None] = {}  # ordered sets of stream names to (un)subscribe
+        self._to_unsub: dict[str, None] = {}
+        self._acks: dict[int, tuple[str, tuple[str, ...]]] = {}
+        self._sent: deque[int] = deque()
+        self._on: dict[str, Callable[[msgspec.Raw, int], list[Event]]] = {
+            "bookTicker": self._on_book_ticker,
+            self._depth_stream: self._on_depth,
+            "ticker": self._on_ticker24,
+        }
+
+    # --- contract ---------------------------------------------------------------------------
+
+    def connect_path(self) -> str | None:
+        """The combined-stream path; streams are subscribed by frames once connected."""
+        return self._path
+
+    def start(self, ts: int) -> None:
+        """Nothing is needed before connecting (exchangeInfo is asked for per book symbol)."""
+        self._now = ts
+
+    def set_instruments(self, instruments: Mapping[str, Instrument]) -> None:
+        """Symbol decimals known to the runtime (e.g. from its own exchangeInfo call)."""
+        self._instruments.update(instruments)
+
+    def subscribe(self, kind: str, symbol: str | None) -> None:
+        """Add a ticker or book subscription; sent at once when connected."""
+        kind, sym = self._check_kind(kind, symbol)
+        if sym is None:
+            raise ValueError(f"a {kind} subscription needs a symbol")
+        if (kind, sym) in self._subs:
+            return
+        wanted = self._streams() | set(self._streams_of(kind, sym))
+        if len(wanted) > self.MAX_STREAMS:
+            raise ValueError(f"one Binance connection holds at most {self.MAX_STREAMS} streams")
+        self._subs.add((kind, sym))
+        if kind == "book":
+            self._open_book(sym)
+        if self._state is State.OPEN:
+            for name in self._streams_of(kind, sym):
+                self._to_unsub.pop(name, None)
+                self._to_sub[name] = None
+
+    def unsubscribe(self, kind: str, symbol: str | None) -> None:
+        """Drop a subscription and what it holds; its streams are unsubscribed when unused."""
+        kind, sym = self._check_kind(kind, symbol)
+        if sym is None or (kind, sym) not in self._subs:
+            return
+        self._subs.discard((kind, sym))
+        if kind == "book":
+            self._close_book(sym)
+        else:
+            self._tickers.pop(sym, None)
+        if self._state is State.OPEN:
+            still = self._streams()
+            for name in self._streams_of(kind, sym):
+                if name not in still:
+                    self._to_sub.pop(name, None)
+                    self._to_unsub[name] = None
+
+    def connected(self, ts: int) -> list[Event]:
+        """Queue SUBSCRIBE for every stream; books restart from a new snapshot."""
+        self._move(State.OPEN)
+        self._now = ts
+        self._to_sub = dict.fromkeys(sorted(self._streams()))
+        self._to_unsub.clear()
+        log.info(
+            "binance %s connected: %d streams", self.endpoint, len(self._to_sub), extra=self._extra
+        )
+        return []
+
+    def disconnected(self, ts: int) -> list[Event]:
+        """Everything this connection fed is stale; books forget their state."""
+        if self._state is State.IDLE:
+            return []
+        self._move(State.IDLE)
+        self._now = ts
+        self._to_sub.clear()
+        self._to_unsub.clear()
+        self._acks.clear()
+        self._tickers.clear()
+        self._fresh.clear()
+        for sym in list(self._snap_req):
+            self._pending.pop(self._snap_req.pop(sym), None)
+        self._snap_wanted.clear()
+        self._early.clear()
+        for book in self._books.values():
+            book.reset()
+        return [self._stale(k, sym, "disconnected", ts) for k, sym in sorted(self._subs, key=str)]
+
+    def receive(self, frame: str | bytes, ts: int) -> list[Event]:
+        """One frame: stream data, or the answer to a SUBSCRIBE/UNSUBSCRIBE. Never raises."""
+        self._now = ts
+        try:
+            env = s.STREAM_DECODER.decode(frame)
+        except (msgspec.DecodeError, UnicodeError) as exc:
+            return [self._malformed(f"undecodable frame: {exc}", ts)]
+        if env.stream is not None:
+            if not env.data:
+                return [self._malformed(f"stream {env.stream} without data", ts)]
+            handler = self._on.get(env.stream.partition("@")[2])
+            if handler is None:
+                if env.stream == "!serverShutdown":
+                    log.info("binance %s: server shutdown notice", self.endpoint, extra=self._extra)
+                    return []
+                return [self._malformed(f"unknown stream {env.stream}", ts)]
+            data = env.data
+            return self._guard(env.stream, ts, lambda: handler(data, ts))
+        if env.id is not None:
+            return self._on_answer(env, ts)
+        return [self._malformed("frame is neither stream data nor an answer", ts)]
+
+    def rest_response(self, req_id: int, status: int, body: bytes, ts: int) -> list[Event]:
+        """A depth snapshot or exchangeInfo answer."""
+        self._now = ts
+        what = self._pending.pop(req_id, None)
+        if what is None:
+            self._count("late_answers")  # from before a reconnect or an unsubscribe
+            return []
+        kind, sym = what
+        if kind == "info":
+            return self._guard("exchangeInfo", ts, lambda: self._on_info(status, body, ts))
+        return self._guard(f"{sym} snapshot", ts, lambda: self._on_snapshot(sym, status, body, ts))
+
+    def tick(self, ts: int) -> list[Event]:
+        """Retry due snapshots and exchangeInfo; paced SUBSCRIBE frames go out on outgoing()."""
+        self._now = ts
+        for sym in sorted(self._snap_wanted):
+            if self._snap_backoff.ready(sym, ts):
+                self._request_snapshot(sym, ts)
+        if self._info_wanted and self._info_req is None:
+            self._request_info(ts)
+        return []
+
+    def outgoing(self) -> list[str]:
+        """Frames to send, drained: SUBSCRIBE/UNSUBSCRIBE batches, within the message rate."""
+        out = super().outgoing()
+        if self._state is not State.OPEN:
+            return out
+        sent = self._sent
+        while sent and sent[0] <= self._now - _S:
+            sent.popleft()
+        for method, names in (("UNSUBSCRIBE", self._to_unsub), ("SUBSCRIBE", self._to_sub)):
+            while names and len(sent) < self._frames_per_s:
+                batch = tuple(itertools.islice(names, self.PARAMS_PER_FRAME))
+                for name in batch:
+                    del names[name]
+                rid = next(self._ids)
+                self._acks[rid] = (method, batch)
+                out.append(
+                    msgspec.json.encode(
+                        {"method": method, "params": list(batch), "id": rid}
+                    ).decode()
+                )
+                sent.append(self._now)
+        return out
+
+    # --- streams ----------------------------------------------------------------------------
+
+    def _streams_of(self, kind: str, sym: str) -> tuple[str, ...]:
+        low = sym.lower()
+        if kind == "book":
+            return (f"{low}@{self._depth_stream}",)
+        return (f"{low}@bookTicker",)
+
+    def _streams(self) -> set[str]:
+        return {n for kind, sym in self._subs if sym for n in self._streams_of(kind, sym)}
+
+    def _on_answer(self, env: s.StreamEnvelope, ts: int) -> list[Event]:
+        rid = env.id if isinstance(env.id, int) else None
+        method, names = self._acks.pop(rid, ("", ())) if rid is not None else ("", ())
+        err = env.error
+        if err is None and env.code is not None:  # e.g. {"code": 0, "msg": "Unknown property"}
+            err = s.WsApiError(code=env.code, msg=env.msg or "")
+        if err is not None:
+            self._count("subscribe_errors")
+            log.warning(
+                "binance %s %s refused: %s %s",
+                self.endpoint,
+                method or "request",
+                err.code,
+                err.msg,
+                extra=self._extra,
+            )
+            return [self._malformed(f"{method or 'request'} refused: {err.code} {err.msg}", ts)]
+        if not method:
+            return [self._malformed(f"answer to unknown request id {env.id!r}", ts)]
+        if method == "UNSUBSCRIBE":
+            return []
+        return [Subscribed(venue=VENUE, topic=name, ts_recv=ts) for name in names]
+
+    # --- tickers ----------------------------------------------------------------------------
+
+    def _on_book_ticker(self, raw: msgspec.Raw, ts: int) -> list[Event]:
+        msg = s.BOOK_TICKER_DECODER.decode(raw)
+        if ("ticker", msg.symbol) not in self._subs:
+            self._count("unsubscribed_frames")
+            return []
+        t = parse.parse_book_ticker(self.market, msg, ts)
+        prev = self._tickers.get(msg.symbol)
+        if prev is not None and prev.last is not None:
+            t = msgspec.structs.replace(t, last=prev.last, volume_24h=prev.volume_24h)
+        self._tickers[msg.symbol] = t
+        return [TickerUpdate(ticker=t)]
+
+    def _on_ticker24(self, raw: msgspec.Raw, ts: int) -> list[Event]:
+        msg = s.TICKER24_DECODER.decode(raw)
+        if ("ticker", msg.symbol) not in self._subs:
+            self._count("unsubscribed_frames")
+            return []
+        t = parse.merge_ticker24(self.market, msg, self._tickers.get(msg.symbol), ts)
+        self._tickers[msg.symbol] = t
+        return [TickerUpdate(ticker=t)]
+
+    # --- books ------------------------------------------------------------------------------
+
+    def _open_book(self, sym: str) -> None:
+        info = self._instruments.get(sym)
+        if info is None:
+            self._info_wanted.add(sym)
+            if self._info_req is None:
+                self._request_info(self._now)
+            return
+        self._books[sym] = SyncedBook(
+            self._rule,
+            info.price_decimals,
+            info.size_decimals,
+            max_depth=self.max_depth,
+            max_buffer=self.max_buffer,
+        )
+
+    def _close_book(self, sym: str) -> None:
+        self._books.pop(sym, None)
+        self._early.pop(sym, None)
+        self._fresh.discard(sym)
+        self._snap_wanted.discard(sym)
+        self._info_wanted.discard(sym)
+        self._last_e.pop(sym, None)
+        rid = self._snap_req.pop(sym, None)
+        if rid is not None:
+            self._pending.pop(rid, None)
+
+    def _on_depth(self, raw: msgspec.Raw, ts: int) -> list[Event]:
+        msg = s.DEPTH_DECODER.decode(raw)
+        sym = msg.symbol
+        if ("book", sym) not in self._subs:
+            self._count("unsubscribed_frames")
+            return []
+        book = self._books.get(sym)
+        if book is None:  # decimals not known yet: hold the events, in order
+            early = self._early.setdefault(sym, deque(maxlen=self.max_buffer))
+            early.append(msg)
+            return []
+        return self._feed(sym, book, msg, ts)
+
+    def _feed(self, sym: str, book: SyncedBook, msg: s.DepthMsg, ts: int) -> list[Event]:
+        action = book.update(parse.depth_ids(msg), msg.bids, msg.asks)
+        self._last_e[sym] = msg.event_time
+        if action is Action.APPLY or action is Action.RESET:
+            return [self._updated(sym, book, parse.ms_to_ns(msg.event_time), ts)]
+        if action is Action.BUFFER:
+            if sym not in self._snap_req:
+                self._want_snapshot(sym, ts)  # the doc's order: buffer first, then fetch
+            return []
+        if action is Action.DROP:
+            return []
+        return self._resync(sym, book.sync.reason or "resync needed", ts)
+
+    def _updated(self, sym: str, book: SyncedBook, ts_event: int | None, ts: int) -> BookUpdated:
+        return BookUpdated(
+            venue=VENUE,
+            market=self.market,
+            symbol=sym,
+            book=book.book,
+            seq=book.sync.last,
+            ts_event=ts_event,
+            ts_recv=ts,
+        )
+
+    def _resync(self, sym: str, reason: str, ts: int) -> list[Event]:
+        self._count("resyncs")
+        if "gap" in reason:
+            self._count("gaps")
+        log.warning(
+            "binance %s %s book resync: %s",
+            self.market,
+            sym,
+            reason,
+            extra={**self._extra, "symbol": sym},
+        )
+        self._want_snapshot(sym, ts)
+        if sym not in self._fresh:
+            return []
+        self._fresh.discard(sym)
+        return [self._stale("book", sym, reason, ts)]
+
+    def _want_snapshot(self, sym: str, ts: int) -> None:
+        if sym in self._snap_req:
+            return
+        if self._snap_backoff.ready(sym, ts):
+            self._request_snapshot(sym, ts)
+        else:
+            self._snap_wanted.add(sym)
+
+    def _request_snapshot(self, sym: str, ts: int) -> None:
+        self._snap_wanted.discard(sym)
+        if sym in self._snap_req or sym not in self._books or self._state is not State.OPEN:
+            return
+        rid = self._queue(rest.build_depth_snapshot(self.market, sym, self.snapshot_limit))
+        self._snap_req[sym] = rid
+        self._pending[rid] = ("snapshot", sym)
+        self._count("snapshots")
+
+    def _on_snapshot(self, sym: str, status: int, body: bytes, ts: int) -> list[Event]:
+        self._snap_req.pop(sym, None)
+        book = self._books.get(sym)
+        if book is None:
+            return []
+        if status != 200:
+            self._count("snapshot_errors")
+            self._snap_backoff.failed(sym, ts)
+            self._snap_wanted.add(sym)
+            code, msg = rest.error_of(body)
+            return [self._malformed(f"{sym} snapshot: HTTP {status} {code} {msg}", ts)]
+        try:
+            snap = rest.parse_depth_snapshot(body)
+        except SpinstreamError:
+            self._snap_backoff.failed(sym, ts)
+            self._snap_wanted.add(sym)
+            raise
+        if not book.snapshot(snap.lastUpdateId, snap.bids, snap.asks):
+            self._count("snapshot_retries")  # older than the buffer, or the buffer has a gap
+            log.info(
+                "binance %s %s snapshot %d does not chain: %s",
+                self.market,
+                sym,
+                snap.lastUpdateId,
+                book.sync.reason,
+                extra={**self._extra, "symbol": sym},
+            )
+            self._snap_backoff.failed(sym, ts)
+            self._want_snapshot(sym, ts)
+            return []
+        self._snap_backoff.ok(sym)
+        self._fresh.add(sym)
+        replayed = book.sync.last != snap.lastUpdateId
+        e_ms = self._last_e.get(sym) if replayed else snap.E
+        return [
+            self._fresh_event("book", sym, ts),
+            self._updated(sym, book, parse.ms_to_ns(e_ms), ts),
+        ]
+
+    # --- instruments ------------------------------------------------------------------------
+
+    def _request_info(self, ts: int) -> None:
+        if not self._info_wanted or not self._info_backoff.ready("info", ts):
+            return
+        full = self._info_full or self.market != "spot"  # USD-M exchangeInfo takes no filter
+        self._info_asked = None if full else frozenset(self._info_wanted)
+        symbols = () if full else tuple(sorted(self._info_wanted))
+        rid = self._queue(rest.build_exchange_info(self.market, symbols))
+        self._info_req = rid
+        self._pending[rid] = ("info", "")
+
+    def _on_info(self, status: int, body: bytes, ts: int) -> list[Event]:
+        self._info_req = None
+        if status != 200:
+            code, msg = rest.error_of(body)
+            self._count("info_errors")
+            self._info_full = True  # e.g. -1121 for one bad symbol fails the filtered request
+            self._info_backoff.failed("info", ts)
+            return [self._malformed(f"exchangeInfo: HTTP {status} {code} {msg}", ts)]
+        try:
+            found = rest.parse_exchange_info(self.market, body)
+        except SpinstreamError:
+            self._info_backoff.failed("info", ts)
+            raise
+        self._info_backoff.ok("info")
+        self._instruments.update(found)
+        asked = self._info_asked
+        events: list[Event] = []
+        for sym in sorted(self._info_wanted):
+            if ("book", sym) not in self._subs:
+                self._info_wanted.discard(sym)
+            elif sym in self._instruments:
+                self._info_wanted.discard(sym)
+                self._open_book(sym)
+                for msg in self._early.pop(sym, ()):
+                    events.extend(self._feed(sym, self._books[sym], msg, ts))
+            elif asked is None or sym in asked:
+                self._info_wanted.discard(sym)
+                self._count("unknown_symbols")
+                events.append(self._stale("book", sym, "symbol not in exchangeInfo", ts))
+        if self._info_wanted:  # subscribed while the request was out
+            self._request_info(ts)
+        return events
+
+
+class BinanceSpotPublic(_PublicStream):
+    """Spot market data on `stream.binance.com` `/stream`: tickers and diff-depth books.
+
+    The ticker kind takes best bid/ask from `<sym>@bookTicker` (real time) and, unless
+    `ticker_stats=False`, last price and 24 h volume from `<sym>@ticker` (1 s), merged.
+    """
+
+    endpoint = "spot-public"
+    market = "spot"
+    _path = "/stream"
+    _rule = BINANCE_SPOT
+    _frames_per_s = 2  # Binance spot allows 5 incoming messages/s, pongs included
+
+    def __init__(
+        self,
+        market: str = "spot",
+        creds: Credentials | None = None,
+        *,
+        env: str = "live",
+        instruments: Mapping[str, Instrument] | None = None,
+        snapshot_limit: int = 1000,
+        max_depth: int | None = None,
+        max_buffer: int = 1000,
+        ticker_stats: bool = True,
+    ) -> None:
+        super().__init__(
+            market,
+            creds,
+            env=env,
+            instruments=instruments,
+            snapshot_limit=snapshot_limit,
+            max_depth=max_depth,
+            max_buffer=max_buffer,
+        )
+        self.ticker_stats = ticker_stats
+
+    def _streams_of(self, kind: str, sym: str) -> tuple[str, ...]:
+        if kind == "ticker" and self.ticker_stats:
+            low = sym.lower()
+            return (f"{low}@bookTicker", f"{low}@ticker")
+        return super()._streams_of(kind, sym)
+
+
+class BinanceUsdmPublic(_PublicStream):
+    """USD-M market data on the routed `/public/stream` path: bookTicker and diff depth.
+
+    The 24 h ticker and mark price live on `/market` (another connection); the ticker kind
+    here is best bid/ask only, like the USD-M REST ticker.
+    """
+
+    endpoint = "usdm-public"
+    market = "usdm"
+    _path = "/public/stream"
+    _rule = BINANCE_USDM
+    _frames_per_s = 4  # Binance USD-M allows 10 incoming messages/s
+
+    def __init__(
+        self,
+        market: str = "usdm",
+        creds: Credentials | None = None,
+        *,
+        env: str = "live",
+        instruments: Mapping[str, Instrument] | None = None,
+        snapshot_limit: int = 1000,
+        max_depth: int | None = None,
+        max_buffer: int = 1000,
+    ) -> None:
+        super().__init__(
+            market,
+            creds,
+            env=env,
+            instruments=instruments,
+            snapshot_limit=snapshot_limit,
+            max_depth=max_depth,
+            max_buffer=max_buffer,
+        )
+
+
+# =============================================================================================
+# Private user data
+# =============================================================================================
+
+_SEED_FIRST_NS = 1 * _S
+_SEED_MAX_NS = 60 * _S
+
+
+class _UserStream(_Base):
+    """A private stream seeded from REST; pushes before the seed are buffered and replayed."""
+
+    private = True
+    MAX_PUSH_BUFFER: ClassVar[int] = 10_000
+    _seed_kinds: ClassVar[tuple[str, ...]]
+
+    def __init__(self, market: str, creds: Credentials | None, env: str) -> None:
+        if creds is None:
+            raise ConfigError(f"binance {self.endpoint} needs API credentials")
+        auth.check_credentials(creds)
+        super().__init__(market, creds, env)
+        self._api: Credentials = creds
+        self._seed_req: dict[int, str] = {}  # req_id -> seed kind
+        self._seeds: dict[str, object] = {}  # answers so far (kind -> parsed)
+        self._seed_wanted: set[str] = set()
+        self._seed_backoff = _Backoff(_SEED_FIRST_NS, _SEED_MAX_NS)
+        self._buffer: deque[object] = deque()
+        self.counters.update(seeds=0, buffered=0, replayed=0)
+
+    def subscribe(self, kind: str, symbol: str | None = None) -> None:
+        """Record interest in a kind; the user stream carries all of them anyway."""
+        self._subs.add(self._check_kind(kind, None))
+
+    def unsubscribe(self, kind: str, symbol: str | None = None) -> None:
+        """Forget a kind (the stream stays open while the runtime keeps the connection)."""
+        self._subs.discard(self._check_kind(kind, None))
+
+    def disconnected(self, ts: int) -> list[Event]:
+        """Every kind of this connection is stale; seeds and buffered pushes are dropped."""
+        if self._state is State.IDLE:
+            return []
+        self._move(State.IDLE)
+        self._now = ts
+        self._reset_seed()
+        return self._stale_all("disconnected", ts)
+
+    # --- seeding ----------------------------------------------------------------------------
+
+    def _build_seed(self, kind: str, now_ms: int) -> RestRequest:
+        raise NotImplementedError
+
+    def _parse_seed(self, kind: str, body: bytes, ts: int) -> object:
+        raise NotImplementedError
+
+    def _seed_events(self, ts: int) -> list[Event]:
+        raise NotImplementedError
+
+    def _apply(self, msg: object, ts: int) -> list[Event]:
+        raise NotImplementedError
+
+    def _keep(self, msg: object) -> bool:
+        """Whether a buffered push is newer than the seed (default: replay everything)."""
+        return True
+
+    def _reset_seed(self) -> None:
+        self._seed_req.clear()
+        self._seeds.clear()
+        self._seed_wanted.clear()
+        self._buffer.clear()
+
+    def _start_seed(self, ts: int) -> None:
+        self._reset_seed()
+        self._move(State.SEEDING)
+        for kind in self._seed_kinds:
+            self._request_seed(kind, ts)
+
+    def _request_seed(self, kind: str, ts: int) -> None:
+        self._seed_wanted.discard(kind)
+        rid = self._queue(self._build_seed(kind, ts // _MS))
+        self._seed_req[rid] = kind
+        self._count("seeds")
+
+    def _retry_seeds(self, ts: int) -> None:
+        if self._state is not State.SEEDING:
+            return
+        for kind in sorted(self._seed_wanted):
+            if self._seed_backoff.ready(kind, ts):
+                self._request_seed(kind, ts)
+
+    def _on_seed(self, kind: str, status: int, body: bytes, ts: int) -> list[Event]:
+        if self._state is not State.SEEDING:
+            return []
+        if status != 200:
+            code, msg = rest.error_of(body)
+            cls = rest.error_class(status, code)
+            self._count("seed_errors")
+            self._seed_backoff.failed(kind, ts)
+            self._seed_wanted.add(kind)
+            if cls is AuthError:
+                return [
+                    AuthFailed(venue=VENUE, market=self.market, reason=f"{code}: {msg}", ts_recv=ts)
+                ]
+            return [self._malformed(f"{kind} seed: HTTP {status} {code} {msg}", ts)]
+        try:
+            self._seeds[kind] = self._parse_seed(kind, body, ts)
+        except SpinstreamError:
+            self._seed_backoff.failed(kind, ts)
+            self._seed_wanted.add(kind)
+            raise
+        self._seed_backoff.ok(kind)
+        if len(self._seeds) < len(self._seed_kinds):
+            return []
+        events = self._seed_events(ts)
+        events.extend(self._fresh_event(k, None, ts) for k in sorted(self.kinds))
+        self._move(State.LIVE)
+        buffered, self._buffer = self._buffer, deque()
+        for msg in buffered:
+            if self._keep(msg):
+                self._count("replayed")
+                events.extend(self._guard(type(msg).__name__, ts, lambda m=msg: self._apply(m, ts)))
+        return events
+
+    def _push(self, msg: object, ts: int) -> list[Event]:
+        """A user data push: applied when LIVE, buffered while seeding."""
+        if self._state is State.LIVE:
+            return self._apply(msg, ts)
+        if self._state is not State.SEEDING:
+            self._count("pushes_dropped")  # not subscribed (yet): nothing to apply it to
+            return []
+        if len(self._buffer) >= self.MAX_PUSH_BUFFER:
+            self._count("buffer_overflows")  # re-seed: newer seeds cover what is dropped
+            log.warning(
+                "binance %s push buffer overflow: re-seeding", self.endpoint, extra=self._extra
+            )
+            self._start_seed(ts)
+        self._buffer.append(msg)
+        self._count("buffered")
+        return []
+
+    def _stale_all(self, reason: str, ts: int) -> list[Event]:
+        return [self._stale(k, None, reason, ts) for k in sorted(self.kinds)]
+
+    def _orders(self, orders: tuple[Order, ...], ts: int, full: bool = False) -> OrderUpdate:
+        return OrderUpdate(venue=VENUE, market=self.market, orders=orders, full=full, ts_recv=ts)
+
+
+class BinanceSpotUser(_UserStream):
+    """Spot user data on the WS API: `userDataStream.subscribe.signature`, seeded from REST.
+
+    Events: `executionReport` -> OrderUpdate, `outboundAccountPosition` and `balanceUpdate`
+    -> BalanceUpdate, `eventStreamTerminated` -> Stale + a new subscription. (The listenKey
+    flow for spot was retired on 2026-02-20; it is not used.) Seeds: `/api/v3/account` and
+    `/api/v3/openOrders`. A refused subscription is retried from `tick` with a backoff.
+    """
+
+    endpoint = "spot-user"
+    market = "spot"
+    kinds = frozenset({"account", "orders"})
+    _seed_kinds = ("account", "orders")
+    _path = "/ws-api/v3"
+
+    def __init__(
+        self, market: str = "spot", creds: Credentials | None = None, *, env: str = "live"
+    ) -> None:
+        super().__init__(market, creds, env)
+        self._login_id: int | None = None
+        self._login_backoff = _Backoff(5 * _S, 300 * _S)
+        self._subscription: int | None = None
+        self._balances: dict[str, Balance] = {}
+        self._seed_time_ms: int | None = None  # the account seed's updateTime
+        self._on: dict[type, Callable[[object, int], list[Event]]] = {
+            s.ExecutionReport: self._on_execution_report,  # type: ignore[dict-item]
+            s.AccountPosition: self._on_account_position,  # type: ignore[dict-item]
+            s.BalanceDelta: self._on_balance_delta,  # type: ignore[dict-item]
+        }
+
+    def connect_path(self) -> str | None:
+        """The WS API path."""
+        return self._path
+
+    def start(self, ts: int) -> None:
+        """Nothing before connecting: the subscription is a signed request on the socket."""
+        self._now = ts
+
+    def connected(self, ts: int) -> list[Event]:
+        """Queue the signed user data subscription."""
+        self._move(State.AUTHENTICATING)
+        self._now = ts
+        self._login(ts)
+        return []
+
+    def tick(self, ts: int) -> list[Event]:
+        """Retry a refused subscription or a failed seed when their backoff allows."""
+        self._now = ts
+        if (
+            self._state is State.AUTHENTICATING
+            and self._login_id is None
+            and self._login_backoff.ready("login", ts)
+        ):
+            self._login(ts)
+        self._retry_seeds(ts)
+        return []
+
+    def receive(self, frame: str | bytes, ts: int) -> list[Event]:
+        """A WS API answer or a user data event. Never raises."""
+        self._now = ts
+        try:
+            msg = s.WSAPI_DECODER.decode(frame)
+        except (msgspec.DecodeError, UnicodeError) as exc:
+            return [self._malformed(f"undecodable frame: {exc}", ts)]
+        if msg.event is not None:
+            event = msg.event
+            return self._guard(type(event).__name__, ts, lambda: self._on_event(event, ts))
+        if msg.id is not None and msg.id == self._login_id:
+            return self._on_login(msg, ts)
+        return [self._malformed(f"unexpected WS API frame (id {msg.id!r})", ts)]
+
+    def rest_response(self, req_id: int, status: int, body: bytes, ts: int) -> list[Event]:
+        """A seed answer (account or open orders)."""
+        self._now = ts
+        kind = self._seed_req.pop(req_id, None)
+        if kind is None:
+            self._count("late_answers")
+            return []
+        return self._guard(f"{kind} seed", ts, lambda: self._on_seed(kind, status, body, ts))
+
+    # --- subscription -----------------------------------------------------------------------
+
+    def _login(self, ts: int) -> None:
+        self._login_id = next(self._ids)
+        self._out.append(auth.login_frame(self._api, ts // _MS, req_id=self._login_id))
+        log.info("binance spot user data: subscribing", extra=self._extra)
+
+    def _on_login(self, msg: s.WsApiFrame, ts: int) -> list[Event]:
+        self._login_id = None
+        if self._state is not State.AUTHENTICATING:
+            return [self._malformed("subscription answer outside authentication", ts)]
+        if msg.error is not None or msg.result is None or msg.result.subscriptionId is None:
+            code = msg.error.code if msg.error else None
+            reason = f"{code}: {msg.error.msg}" if msg.error else "no subscriptionId"
+            self._count("auth_failures")
+            self._login_backoff.failed("login", ts)
+            log.warning(
+                "binance spot user data subscription refused: %s", reason, extra=self._extra
+            )
+            if rest.error_class(msg.status or 400, code) is RateLimited:
+                return [self._malformed(f"user data subscription rate limited: {reason}", ts)]
+            return [AuthFailed(venue=VENUE, market=self.market, reason=reason, ts_recv=ts)]
+        self._login_backoff.ok("login")
+        self._subscription = msg.result.subscriptionId
+        self._start_seed(ts)
+        return [Authenticated(venue=VENUE, market=self.market, ts_recv=ts)]
+
+    # --- seeds ------------------------------------------------------------------------------
+
+    def _build_seed(self, kind: str, now_ms: int) -> RestRequest:
+        if kind == "account":
+            return rest.build_account("spot", self._api, now_ms)
+        return rest.build_open_orders("spot", self._api, now_ms)
+
+    def _parse_seed(self, kind: str, body: bytes, ts: int) -> object:
+        if kind == "account":
+            account = rest.parse_account("spot", body, ts)
+            self._seed_time_ms = account.ts_event // _MS if account.ts_event else None
+            return account
+        return rest.parse_open_orders("spot", body, ts)
+
+    def _seed_events(self, ts: int) -> list[Event]:
+        account = self._seeds["account"]
+        orders = self._seeds["orders"]
+        assert isinstance(account, Account) and isinstance(orders, tuple)
+        self._balances = dict(account.balances)
+        return [AccountUpdate(account=account), self._orders(orders, ts, full=True)]
+
+    def _keep(self, msg: object) -> bool:
+        seed = self._seed_time_ms
+        if seed is None:
+            return True
+        if isinstance(msg, s.AccountPosition):
+            return msg.update_time is None or msg.update_time >= seed
+        if isinstance(msg, s.BalanceDelta):  # a delta the seed already holds must not count twice
+            return msg.clear_time > seed
+        return True
+
+    # --- pushes -----------------------------------------------------------------------------
+
+    def _on_event(self, event: object, ts: int) -> list[Event]:
+        if isinstance(event, s.EventStreamTerminated):
+            log.warning(
+                "binance spot user data stream terminated: resubscribing", extra=self._extra
+            )
+            self._reset_seed()
+            if self._state is State.IDLE:
+                return []
+            self._move(State.AUTHENTICATING)
+            self._login(ts)
+            return self._stale_all("user data stream terminated", ts)
+        if isinstance(event, (s.ExternalLockUpdate, s.ServerShutdown)):
+            self._count("ignored_events")
+            return []
+        return self._push(event, ts)
+
+    def _apply(self, msg: object, ts: int) -> list[Event]:
+        return self._on[type(msg)](msg, ts)
+
+    def _on_execution_report(self, msg: s.ExecutionReport, ts: int) -> list[Event]:
+        return [self._orders((parse.parse_execution_report(msg, ts),), ts)]
+
+    def _on_account_position(self, msg: s.AccountPosition, ts: int) -> list[Event]:
+        account = parse.parse_account_position(msg, ts)
+        self._balances.update(account.balances)
+        return [BalanceUpdate(account=account)]
+
+    def _on_balance_delta(self, msg: s.BalanceDelta, ts: int) -> list[Event]:
+        account = parse.apply_balance_delta(msg, self._balances.get(msg.asset), ts)
+        self._balances.update(account.balances)
+        return [BalanceUpdate(account=account)]
+
+
+class BinanceUsdmUser(_UserStream):
+    """USD-M user data: a REST listenKey, `/private/ws?listenKey=...&events=...`, seeded from REST.
+
+    `start` queues `POST /fapi/v1/listenKey`; `connect_path()` is None until the key is known.
+    `tick` keeps the key alive (`PUT` every 30 min; it is valid 60 min). `listenKeyExpired`
+    (or a keepalive answered with -1125) marks everything stale, asks for a new key and sets
+    `needs_reconnect`: the transport reconnects on the new `connect_path()` (no key is ever put
+    in an event or a log). Events: ORDER_TRADE_UPDATE -> OrderUpdate, ACCOUNT_UPDATE ->
+    BalanceUpdate + PositionUpdate. Seeds: `/fapi/v3/account`, `/fapi/v3/positionRisk`,
+    `/fapi/v1/openOrders`.
+    """
+
+    endpoint = "usdm-user"
+    market = "usdm"
+    kinds = frozenset({"account", "positions", "orders"})
+    _seed_kinds = ("account", "positions", "orders")
+    EVENTS: ClassVar[str] = "ORDER_TRADE_UPDATE/ACCOUNT_UPDATE/listenKeyExpired"
+    KEEPALIVE_NS: ClassVar[int] = 30 * 60 * _S
+
+    def __init__(
+        self, market: str = "usdm", creds: Credentials | None = None, *, env: str = "live"
+    ) -> None:
+        super().__init__(market, creds, env)
+        self._key: str | None = None  # the listenKey: grants reading the stream; never logged
+        self._key_ts = 0
+        self._key_req: int | None = None  # POST outstanding
+        self._keepalive_req: int | None = None  # PUT outstanding
+        self._key_backoff = _Backoff(5 * _S, 300 * _S)
+        self._connected_key: str | None = None
+        self.needs_reconnect = False
+        self._on: dict[type, Callable[[object, int], list[Event]]] = {
+            s.OrderTradeUpdate: self._on_order_update,  # type: ignore[dict-item]
+            s.AccountUpdateMsg: self._on_account_update,  # type: ignore[dict-item]
+        }
+
+    def connect_path(self) -> str | None:
+        """The private path with the listenKey and the event allow-list; None until a key."""
+        if self._key is None:
+            return None
+        return f"/private/ws?listenKey={self._key}&events={self.EVENTS}"
+
+    def start(self, ts: int) -> None:
+        """Ask for a listenKey unless one is known or asked for."""
+        self._now = ts
+        if self._key is None and self._key_req is None:
+            self._request_key(ts)
+
+    def connected(self, ts: int) -> list[Event]:
+        """The stream is open on the current key: seed from REST (pushes buffer meanwhile)."""
+        if self._key is None:
+            raise ProtocolError("binance usdm-user: connected without a listenKey")
+        self._now = ts
+        self._connected_key = self._key
+        self.needs_reconnect = False
+        self._start_seed(ts)
+        return [Authenticated(venue=VENUE, market=self.market, ts_recv=ts)]
+
+    def disconnected(self, ts: int) -> list[Event]:
+        """Stale for every kind; the key stays valid for the reconnect."""
+        self._connected_key = None
+        return super().disconnected(ts)
+
+    def tick(self, ts: int) -> list[Event]:
+        """Keep the listenKey alive, retry a failed key request or seed."""
+        self._now = ts
+        if self._key is None:
+            if self._key_req is None and self._key_backoff.ready("key", ts):
+                self._request_key(ts)
+        elif self._keepalive_req is None and ts - self._key_ts >= self.KEEPALIVE_NS:
+            self._keepalive_req = self._queue(rest.build_listen_key_keepalive(self._api))
+            self._count("keepalives")
+        self._retry_seeds(ts)
+        return []
+
+    def receive(self, frame: str | bytes, ts: int) -> list[Event]:
+        """One user data event. Never raises."""
+        self._now = ts
+        try:
+            event = s.USDM_EVENT_DECODER.decode(frame)
+        except msgspec.ValidationError as exc:
+            return [self._malformed(f"unknown or invalid event: {exc}", ts)]
+        except (msgspec.DecodeError, UnicodeError) as exc:
+            return [self._malformed(f"undecodable frame: {exc}", ts)]
+        if isinstance(event, s.ListenKeyExpired):
+            return self._expired("listenKey expired", ts)
+        return self._guard(type(event).__name__, ts, lambda: self._push(event, ts))
+
+    def rest_response(self, req_id: int, status: int, body: bytes, ts: int) -> list[Event]:
+        """A listenKey (POST/PUT) or seed answer."""
+        self._now = ts
+        if req_id == self._key_req:
+            self._key_req = None
+            return self._guard("listenKey", ts, lambda: self._on_key(status, body, ts))
+        if req_id == self._keepalive_req:
+            self._keepalive_req = None
+            return self._guard("keepalive", ts, lambda: self._on_keepalive(status, body, ts))
+        kind = self._seed_req.pop(req_id, None)
+        if kind is None:
+            self._count("late_answers")
+            return []
+        return self._guard(f"{kind} seed", ts, lambda: self._on_seed(kind, status, body, ts))
+
+    # --- listenKey --------------------------------------------------------------------------
+
+    def _request_key(self, ts: int) -> None:
+        self._key_req = self._queue(rest.build_listen_key(self._api))
+        self._count("listen_keys")
+
+    def _on_key(self, status: int, body: bytes, ts: int) -> list[Event]:
+        if status != 200:
+            code, msg = rest.error_of(body)
+            self._count("listen_key_errors")
+            self._key_backoff.failed("key", ts)
+            if rest.error_class(status, code) is AuthError:
+                return [
+                    AuthFailed(venue=VENUE, market=self.market, reason=f"{code}: {msg}", ts_recv=ts)
+                ]
+            return [self._malformed(f"listenKey: HTTP {status} {code} {msg}", ts)]
+        key = rest.parse_listen_key(body)
+        if not key:
+            self._key_backoff.failed("key", ts)
+            return [self._malformed("listenKey answer without a key", ts)]
+        self._key_backoff.ok("key")
+        self._key, self._key_ts = key, ts
+        if self._connected_key is not None and self._connected_key != key:
+            self.needs_reconnect = True
+        log.info("binance usdm user data: listenKey ready", extra=self._extra)
+        return []
+
+    def _on_keepalive(self, status: int, body: bytes, ts: int) -> list[Event]:
+        if status == 200:
+            self._key_ts = ts
+            return []
+        code, msg = rest.error_of(body)
+        self._count("keepalive_errors")
+        if code == -1125:  # "This listenKey does not exist."
+            return self._expired("listenKey no longer exists", ts)
+        self._key_ts = ts - self.KEEPALIVE_NS + 60 * _S  # try again in a minute
+        return [self._malformed(f"listenKey keepalive: HTTP {status} {code} {msg}", ts)]
+
+    def _expired(self, reason: str, ts: int) -> list[Event]:
+        log.warning("binance usdm user data: %s; new key, reconnect", reason, extra=self._extra)
+        self._count("expired")
+        self._key = None
+        self._keepalive_req = None
+        self.needs_reconnect = True
+        if self._key_req is None:
+            self._request_key(ts)
+        if self._state is State.IDLE:
+            return []
+        self._reset_seed()
+        self._move(State.EXPIRED)
+        return self._stale_all(reason, ts)
+
+    # --- seeds ------------------------------------------------------------------------------
+
+    def _build_seed(self, kind: str, now_ms: int) -> RestRequest:
+        if kind == "account":
+            return rest.build_account("usdm", self._api, now_ms)
+        if kind == "positions":
+            return rest.build_positions("usdm", self._api, now_ms)
+        return rest.build_open_orders("usdm", self._api, now_ms)
+
+    def _parse_seed(self, kind: str, body: bytes, ts: int) -> object:
+        if kind == "account":
+            return rest.parse_account("usdm", body, ts)
+        if kind == "positions":
+            return rest.parse_positions("usdm", body, ts)
+        return rest.parse_open_orders("usdm", body, ts)
+
+    def _seed_events(self, ts: int) -> list[Event]:
+        account, positions, orders = (self._seeds[k] for k in self._seed_kinds)
+        assert isinstance(account, Account)
+        assert isinstance(positions, tuple) and isinstance(orders, tuple)
+        return [
+            AccountUpdate(account=account),
+            PositionUpdate(
+                venue=VENUE, market=self.market, positions=positions, full=True, ts_recv=ts
+            ),
+            self._orders(orders, ts, full=True),
+        ]
+
+    # --- pushes -----------------------------------------------------------------------------
+
+    def _apply(self, msg: object, ts: int) -> list[Event]:
+        return self._on[type(msg)](msg, ts)
+
+    def _on_order_update(self, msg: s.OrderTradeUpdate, ts: int) -> list[Event]:
+        return [self._orders((parse.parse_order_trade_update(msg, ts),), ts)]
+
+    def _on_account_update(self, msg: s.AccountUpdateMsg, ts: int) -> list[Event]:
+        account, positions = parse.parse_account_update(msg, ts)
+        events: list[Event] = []
+        if account.balances:
+            events.append(BalanceUpdate(account=account))
+        if positions:
+            events.append(
+                PositionUpdate(venue=VENUE, market=self.market, positions=positions, ts_recv=ts)
+            )
+        return events
