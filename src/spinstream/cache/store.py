@@ -260,13 +260,17 @@ class Store:
     def trades(self, alias: str, market: str, symbol: str) -> list[Trade]:
         return list(self._trades.get((alias, market, symbol), ()))
 
-    def stale_items(self) -> int:
-        """How many cached items are stale now (for status displays)."""
-        n = sum(not e.fresh for t in self._tickers.values() for e in t.values())
-        n += sum(not b.fresh for t in self._books.values() for b in t.values())
-        n += sum(not e.fresh for e in self._accounts.values())
-        n += sum(c.seeded and not c.fresh for c in self._positions.values())
-        n += sum(c.seeded and not c.fresh for c in self._orders.values())
+    def stale_items(self, alias: str | None = None) -> int:
+        """How many cached items (of account ALIAS, or all) are stale now (status displays)."""
+
+        def mine(key: tuple[str, ...]) -> bool:
+            return alias is None or key[0] == alias
+
+        n = sum(not e.fresh for k, t in self._tickers.items() if mine(k) for e in t.values())
+        n += sum(not b.fresh for k, t in self._books.items() if mine(k) for b in t.values())
+        n += sum(not e.fresh for k, e in self._accounts.items() if mine(k))
+        n += sum(c.seeded and not c.fresh for k, c in self._positions.items() if mine(k))
+        n += sum(c.seeded and not c.fresh for k, c in self._orders.items() if mine(k))
         return n
 
 

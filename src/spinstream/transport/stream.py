@@ -219,5 +219,7 @@ class StreamConnection:
             was_open = self._ws is not None
             self._ws = None
             if was_open:
-                self._emit(self.proto.disconnected(self.clock.ns()))
+                events = self.proto.disconnected(self.clock.ns())
+                if not self._closed:  # closing on purpose: nobody reads the cache any more
+                    self._emit(events)
         return (self.clock.mono_ns() - opened) / 1e9
