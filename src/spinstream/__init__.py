@@ -1,7 +1,34 @@
-"""spinstream: exchange state at memory speed behind REST-style calls."""
+"""spinstream: exchange state at memory speed behind REST-style calls.
+
+`import spinstream` stays fast: the public names below load their modules on first use.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_EXPORTS = {
+    "Workspace": "spinstream.workspace",
+    "AccountConfig": "spinstream.workspace",
+    "Worker": "spinstream.worker",
+    "Context": "spinstream.ctx",
+    "Credentials": "spinstream.credentials",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from spinstream.credentials import Credentials
+    from spinstream.ctx import Context
+    from spinstream.worker import Worker
+    from spinstream.workspace import AccountConfig, Workspace
+
+
+def __getattr__(name: str) -> Any:
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'spinstream' has no attribute {name!r}")
+    return getattr(importlib.import_module(mod), name)
