@@ -166,3 +166,65 @@ def synthetic_ticks(n: int = SYNTH_N, seed: int = SYNTH_SEED) -> tuple[np.ndarra
     for a in (ts, price, size):
         a.flags.writeable = False
     return ts, price, size
+
+
+# --------------------------------------------------------------------------- frame-to-cache
+
+
+@dataclass
+class FrameStream:
+    """Recorded text frames as they came off the socket, split where the books are in sync.
+
+    `setup` is the part of the timeline a client needs before its books are usable (for Binance:
+    every frame up to the last REST depth snapshot, with those snapshots, as ("http", url, body,
+    ts) / ("recv", None, frame, ts)); `frames` is what is timed: (ts_ns, frame_text)."""
+
+    setup: list[tuple[str, str | None, str, int]]
+    frames: list[tuple[int, str]]
+    http: dict[str, str]  # every recorded REST answer by URL
+
+
+def _keep_binance(frame: str) -> bool:
+    stream = json.loads(frame).get("stream", "")
+    return stream.endswith("@bookTicker") or stream.endswith("@depth@100ms")
+
+
+@lru_cache(maxsize=None)
+def binance_frames() -> FrameStream:
+    """BINANCE.jsonl spot combined-stream frames (`<sym>@bookTicker`, `<sym>@depth@100ms`; the
+    few `@kline_1m`/`@aggTrade` frames are left out), in recorded time order. The four depth
+    snapshots were fetched while the stream ran; everything up to the last one is `setup`."""
+    lines = sorted(
+        (o for o in recorded().lines("BINANCE.jsonl") if o["t"] in ("http", "recv")),
+        key=lambda o: o["ts"],
+    )
+    http = {o["url"]: o["data"] for o in lines if o["t"] == "http"}
+    last = max(i for i, o in enumerate(lines) if o["t"] == "http" and "/depth?" in o["url"])
+    setup: list[tuple[str, str | None, str, int]] = []
+    frames: list[tuple[int, str]] = []
+    for i, o in enumerate(lines):
+        ts = int(round(o["ts"] * 1e9))
+        if o["t"] == "http":
+            if "/depth?" in o["url"]:
+                setup.append(("http", o["url"], o["data"], ts))
+        elif _keep_binance(o["data"]):
+            if i < last:
+                setup.append(("recv", None, o["data"], ts))
+            else:
+                frames.append((ts, o["data"]))
+    return FrameStream(setup, frames, http)
+
+
+@lru_cache(maxsize=None)
+def bybit_linear_frames() -> FrameStream:
+    """BYBIT.jsonl linear connection (BYBIT.ws.2): `orderbook.200.*` (one snapshot per symbol,
+    then deltas) and `tickers.*` (snapshot, then deltas) frames, in recorded order; acks, pongs,
+    `publicTrade` and `kline` frames left out. No setup: Bybit sends its book snapshots on
+    the socket."""
+    frames = []
+    for _conn, ts, text in recorded().recv("BYBIT.jsonl", "BYBIT.ws.2"):
+        topic = json.loads(text).get("topic", "")
+        if topic.startswith("orderbook.200.") or topic.startswith("tickers."):
+            frames.append((ts, text))
+    http = {h["url"]: h["data"] for h in recorded().http("BYBIT.jsonl")}
+    return FrameStream([], frames, http)

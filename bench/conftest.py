@@ -47,8 +47,10 @@ BASELINE = {
     "book-read": "ccxt",
     "candles": "numpy-reduceat",
     "ring": "deque",
+    "cached-get": "dict-lookup",
+    "frame-to-cache": "ccxt",
 }
-GROUP_ORDER = ["book-apply", "book-read", "candles", "ring"]
+GROUP_ORDER = ["book-apply", "book-read", "candles", "ring", "cached-get", "frame-to-cache"]
 
 
 def _rows(benchmarks: list[Any]) -> list[dict[str, Any]]:
@@ -118,6 +120,17 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ap = _find(rows, "ring", "append", "spinstream")
     if ap:
         add("ring append: ns/append", ap["ns"], ap["ns"] < 50, "< 50", False)
+    cg = _find(rows, "cached-get", "BTCUSDT", "spinstream-ctx")
+    dl = _find(rows, "cached-get", "BTCUSDT", "dict-lookup")
+    if cg and dl:
+        ratio = cg["ns"] / dl["ns"]
+        add("cached get_ticker: time / dict lookup", ratio, ratio <= 3, "<= 3x", True)
+    for venue in ("binance", "bybit"):
+        sp = _find(rows, "frame-to-cache", venue, "spinstream")
+        cc = _find(rows, "frame-to-cache", venue, "ccxt")
+        if sp and cc:
+            ratio = cc["ns"] / sp["ns"]
+            add(f"frame to cache {venue}: x faster than ccxt", ratio, ratio >= 10, ">= 10x", True)
     return out
 
 
@@ -138,7 +151,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     tr.write_line(f"machine: {platform.machine()} {os.cpu_count()} cpus, "
                   f"Python {platform.python_version()}")
     tr.write_line(
-        f"{'group':<11} {'set':<17} {'contender':<24} {'unit':<6} {'units':>9} "
+        f"{'group':<14} {'set':<17} {'contender':<24} {'unit':<6} {'units':>9} "
         f"{'ns/unit':>10} {'min':>10}  {'x vs base':>9}"
     )
     last = None
@@ -148,7 +161,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         last = (r["group"], r["set"])
         base = BASELINE.get(r["group"], "")
         tr.write_line(
-            f"{r['group']:<11} {r['set']:<17} {r['contender']:<24} {r['unit']:<6} "
+            f"{r['group']:<14} {r['set']:<17} {r['contender']:<24} {r['unit']:<6} "
             f"{r['units']:>9} {r['ns']:>10.1f} {r['ns_min']:>10.1f}  "
             f"{_fmt(r['ratio'], '>8.2f')}x"
             + ("  (baseline)" if r["contender"] == base else "")
