@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from spinstream._core import FastReads
 from spinstream.errors import ConfigError, NotAvailable, OrderRejected
 from spinstream.models import Account, Order, OrderBook, Position, Ticker
 from spinstream.runtime import AccountRuntime
@@ -194,18 +195,23 @@ class _Base:
         return s.orders(self._alias, market)
 
 
-class VenueClient(_Base):
-    """Sync venue client for strategy threads (`ctx.binance`, `ctx.bybit`, ...)."""
+class VenueClient(FastReads, _Base):
+    """Sync venue client for strategy threads (`ctx.binance`, `ctx.bybit`, ...).
+
+    `get_ticker`'s cached answer comes from the compiled `FastReads` base (one dict lookup and
+    a freshness check in C); everything else, including its misses, is here.
+    """
+
+    def __init__(self, acct: AccountRuntime, mode: str = "server") -> None:
+        _Base.__init__(self, acct, mode)
+        if not self._server:
+            self._tickers = {}  # browser mode: never the cache
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self._rt.call(coro)
 
-    def get_ticker(self, symbol: str, market: str | None = None) -> Ticker:
-        """Best bid/ask (and last) of SYMBOL: the stream's if fresh, else REST."""
-        if market is None and self._server:
-            e = self._tickers.get(symbol)
-            if e is not None and e.fresh:
-                return e.value  # type: ignore[no-any-return]
+    def _get_ticker_slow(self, symbol: str, market: str | None) -> Ticker:
+        """get_ticker for another market, a stale or missing entry, or browser mode."""
         m = self._acct.market(market)
         if self._server:
             t = self._store.ticker(self._alias, m, symbol)
@@ -308,6 +314,10 @@ class AsyncVenueClient(_Base):
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._rt.loop))
 
     async def get_ticker(self, symbol: str, market: str | None = None) -> Ticker:
+        if market is None and self._server:
+            e = self._tickers.get(symbol)
+            if e is not None and e.fresh:
+                return e.value  # type: ignore[no-any-return]
         m = self._acct.market(market)
         if self._server:
             t = self._store.ticker(self._alias, m, symbol)

@@ -16,13 +16,13 @@ log = logging.getLogger(__name__)
 FORCED_TWINS: bool = os.environ.get("SPINSTREAM_NO_EXTENSIONS", "") not in ("", "0")
 
 if TYPE_CHECKING or FORCED_TWINS:
-    from ._py import book, candles, ring
+    from ._py import book, candles, entry, ring
 else:
     try:
-        from . import book, candles, ring  # type: ignore[no-redef]  # built from _ext/
+        from . import book, candles, entry, ring  # type: ignore[no-redef]  # built from _ext/
     except ImportError as exc:  # pragma: no cover - depends on the build
         log.warning("spinstream compiled core not available (%s); using pure-Python twins", exc)
-        from ._py import book, candles, ring
+        from ._py import book, candles, entry, ring
 
 EXTENSIONS: bool = not book.__name__.startswith(__name__ + "._py")
 
@@ -34,10 +34,12 @@ parse_scale = candles.parse_scale
 BAR_DTYPE = candles.BAR_DTYPE
 TickRing = ring.TickRing
 TICK_DTYPE = ring.TICK_DTYPE
+Entry = entry.Entry
+FastReads = entry.FastReads
 
 # The names above are the interface. The module attributes are dropped: importing a submodule
 # (`spinstream._core.book`, as the tests do to reach the compiled kind) rebinds them anyway.
-del book, candles, ring
+del book, candles, entry, ring
 
 __all__ = [
     "EXTENSIONS",
@@ -49,4 +51,6 @@ __all__ = [
     "BAR_DTYPE",
     "TickRing",
     "TICK_DTYPE",
+    "Entry",
+    "FastReads",
 ]

@@ -17,6 +17,7 @@ from typing import TypeVar
 import msgspec
 import numpy as np
 
+from spinstream._core import Entry as _Entry
 from spinstream.models import Account, Balance, Order, OrderBook, Position, Ticker, Trade
 from spinstream.protocol.events import (
     AccountUpdate,
@@ -39,17 +40,6 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 Key = tuple[str, str, str]  # (account alias, market, symbol)
 MKey = tuple[str, str]  # (account alias, market)
-
-
-class _Entry:
-    """One cached item and whether it may be served."""
-
-    __slots__ = ("value", "fresh", "last_update")
-
-    def __init__(self, value: object, last_update: int) -> None:
-        self.value = value
-        self.fresh = True
-        self.last_update = last_update
 
 
 class _BookEntry:

@@ -1,0 +1,51 @@
+"""The cache entry and the sync client's compiled read path, against the twin."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+
+@pytest.fixture(params=["compiled", "twin"])
+def entry(request: pytest.FixtureRequest):
+    name = "spinstream._core.entry" if request.param == "compiled" else "spinstream._core._py.entry"
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("SPINSTREAM_REQUIRE_EXTENSIONS") == "1":
+            raise
+        pytest.skip("compiled core not built")
+
+
+def test_entry_fields(entry) -> None:
+    e = entry.Entry("v", 5)
+    assert (e.value, e.fresh, e.last_update) == ("v", True, 5)
+    e.fresh = False
+    e.value, e.last_update = "w", 6
+    assert (e.value, e.fresh, e.last_update) == ("w", False, 6)
+    assert "fresh=False" in repr(e)
+
+
+def test_fast_reads_serves_fresh_entries_and_defers_the_rest(entry) -> None:
+    class Client(entry.FastReads):
+        def __init__(self) -> None:
+            self.slow_calls = []
+
+        def _get_ticker_slow(self, symbol, market):
+            self.slow_calls.append((symbol, market))
+            return ("rest", symbol, market)
+
+    c = Client()
+    assert c.get_ticker("X") == ("rest", "X", None)  # empty table
+    table = {"BTC": entry.Entry("cached", 1)}
+    c._tickers = table
+    assert c.get_ticker("BTC") == "cached"
+    assert c.get_ticker("BTC", "usdm") == ("rest", "BTC", "usdm")  # another market
+    table["BTC"].fresh = False
+    assert c.get_ticker("BTC") == ("rest", "BTC", None)  # stale: never served
+    table["BTC"].fresh = True
+    table["ETH"] = entry.Entry("eth", 2)  # the live table: new symbols show at once
+    assert c.get_ticker("ETH") == "eth"
+    assert c.slow_calls == [("X", None), ("BTC", "usdm"), ("BTC", None)]
