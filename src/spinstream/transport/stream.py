@@ -137,6 +137,15 @@ class StreamConnection:
         await self._reconnect_if_asked()
         self._wake.set()
 
+    def _target(self) -> str | None:
+        """Where to connect: the protocol's own full URL when it learns one at runtime (IG's
+        Lightstreamer endpoint comes from its login answer), else base URL + connect_path()."""
+        connect_url = getattr(self.proto, "connect_url", None)
+        if connect_url is not None:
+            return connect_url()  # type: ignore[no-any-return]
+        path = self.proto.connect_path()
+        return None if path is None else self.base_url + path
+
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.proto.TICK_S)
@@ -162,14 +171,13 @@ class StreamConnection:
         while not self._closed:
             self._wake.clear()
             await self._flush()
-            path = self.proto.connect_path()
-            if path is None:  # e.g. waiting for a listenKey
+            url = self._target()
+            if url is None:  # e.g. waiting for a listenKey or a login answer
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self.proto.TICK_S)
                 except asyncio.TimeoutError:
                     self._emit(self.proto.tick(self.clock.ns()))
                 continue
-            url = self.base_url + path
             lasted = await self._session(url)
             if self._closed:
                 break
@@ -191,6 +199,7 @@ class StreamConnection:
                 url,
                 open_timeout=self._open_timeout,
                 max_size=None,
+                subprotocols=getattr(self.proto, "subprotocols", None),
                 ping_interval=20,
                 ping_timeout=20,
                 close_timeout=2,
