@@ -13,6 +13,7 @@ import asyncio
 import copy
 import queue
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from itertools import pairwise
@@ -56,6 +57,16 @@ def ws_class(ex: BybitSim) -> type[WebSocket]:
     class LocalWebSocket(WebSocket):  # type: ignore[misc]
         def _connect(self, url: str) -> None:
             super()._connect(_TEMPLATE.sub(demo if self.demo else live, url))
+
+        def _process_subscription_message(self, message: dict[str, Any]) -> None:
+            # pybit sends a subscribe and only then records its req_id; on loopback the ack
+            # can arrive in between (KeyError in pybit's callback, which drops the socket).
+            # Over a real network the round trip hides this pybit race, so wait for it here.
+            for _ in range(200):
+                if message.get("req_id") in (None, "") or message["req_id"] in self.subscriptions:
+                    break
+                time.sleep(0.005)
+            super()._process_subscription_message(message)
 
     return LocalWebSocket
 

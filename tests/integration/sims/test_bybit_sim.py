@@ -536,6 +536,12 @@ async def test_order_lifecycle_moves_accounts_and_pushes(
     frames = await until_pong(ws)
     closing = [e for f in _topic_frames(frames, "execution") for e in f["data"]]
     assert sum(D(e["closedSize"]) for e in closing) == D("0.10")
+    rest_fills = (
+        await ok(http, ex, "GET", "/v5/execution/list", {"category": "linear", "symbol": "ETHUSDT"})
+    )["list"]
+    closed_rest = {f["execId"]: f["closedSize"] for f in rest_fills}
+    assert all(closed_rest[e["execId"]] == e["closedSize"] for e in closing + execs)
+    assert all(e["closedSize"] == "0.00" for e in execs)  # the opening fills closed nothing
     assert _topic_frames(frames, "position")[-1]["data"][0]["size"] == "0.00"
     flat = (
         await ok(http, ex, "GET", "/v5/position/list", {"category": "linear", "settleCoin": "USDT"})
@@ -617,7 +623,8 @@ async def test_order_rejections_use_bybit_codes(ex: BybitSim, http: aiohttp.Clie
         "/v5/order/cancel",
         {"category": "linear", "symbol": "BTCUSDT", "orderId": first["orderId"]},
     )
-    # PostOnly that would take: accepted, then cancelled at once (as Bybit does)
+    # PostOnly that would take (priced well through the ask, whatever the price process
+    # does meanwhile): accepted, then cancelled at once, as Bybit does
     ob = (await get(http, ex, "/v5/market/orderbook", category="linear", symbol="BTCUSDT"))[
         "result"
     ]
@@ -626,7 +633,7 @@ async def test_order_rejections_use_bybit_codes(ex: BybitSim, http: aiohttp.Clie
         ex,
         "POST",
         "/v5/order/create",
-        {**base, "qty": "0.001", "price": ob["a"][0][0], "timeInForce": "PostOnly"},
+        {**base, "qty": "0.001", "price": str(D(ob["a"][0][0]) + 500), "timeInForce": "PostOnly"},
     )
     got = (
         await ok(

@@ -530,6 +530,7 @@ class BybitSim(SimExchange):
         self._ticker_cs: dict[tuple[str, str], int] = {}
         self._last_trade: dict[tuple[str, str], tuple[Decimal, str]] = {}  # price, direction
         self._trade_seq: dict[int, int] = {}  # public trade id -> cross sequence at the print
+        self._closed: dict[tuple[int, int], Decimal] = {}  # (order, trade) -> closed size
         self._candles: dict[tuple[str, str], _Candles] = {}
         self._kline_pushed: dict[tuple[str, str, str], tuple[int, float, str]] = {}
         self._ids: dict[tuple[str, str], int] = {}  # (group, Bybit order id) -> engine id
@@ -1606,7 +1607,7 @@ class BybitSim(SimExchange):
         d["updatedTime"] = str(o.updated_ms)
         return d
 
-    def _execution_json(self, o: SimOrder, f: Fill, *, rest: bool, closed: Decimal = ZERO) -> JSON:
+    def _execution_json(self, o: SimOrder, f: Fill, *, rest: bool) -> JSON:
         inst = o.instrument
         spec = self._specs[inst.key]
         linear = inst.market == "linear"
@@ -1644,6 +1645,7 @@ class BybitSim(SimExchange):
         d["indexPrice"] = ""
         d["underlyingPrice"] = ""
         d["blockTradeId"] = ""
+        closed = self._closed.get((o.order_id, f.trade_id), ZERO)
         d["closedSize"] = spec.qty(closed) if linear else ""
         d["seq"] = self._seq(inst)
         d["marketUnit"] = o.extra.get("market_unit", "")
@@ -2425,15 +2427,17 @@ class BybitSim(SimExchange):
         self._push_order(group, order)
         if ev.exec_type is ExecType.TRADE and ev.fill is not None:
             closed = ZERO
-            if order.instrument.market == "linear" and ev.fill.realized_pnl:
+            if order.instrument.market == "linear":  # the position already holds this fill
                 pos = self.engine.accounts[order.account].position(order.instrument)
                 before = pos.qty - ev.fill.qty * order.side.sign
-                closed = min(ev.fill.qty, abs(before))
+                if before * order.side.sign < 0:  # the fill reduced an opposite position
+                    closed = min(ev.fill.qty, abs(before))
+            self._closed[(order.order_id, ev.fill.trade_id)] = closed
             self._push(
                 group,
                 "execution",
                 order.instrument.market,
-                [self._execution_json(order, ev.fill, rest=False, closed=closed)],
+                [self._execution_json(order, ev.fill, rest=False)],
             )
         elif order.instrument.market == "linear":  # Bybit pushes the position on every order event
             self._push_position(
