@@ -22,6 +22,7 @@ __all__ = [
     "Source",
     "Ticker",
     "Trade",
+    "TradeConfirm",
 ]
 
 Source = Literal["ws", "rest"]
@@ -160,3 +161,32 @@ class Trade(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     ts_event: int | None = None
     last_update: int
     source: Source
+
+
+class TradeConfirm(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The outcome of one IG deal (open, close, amend, working order): `/confirms` or the stream.
+
+    `deal_status` is "ACCEPTED" or "REJECTED" (then `reason` says why); `status` is what
+    happened to the deal (OPEN, AMENDED, DELETED, PARTIALLY_CLOSED, FULLY_CLOSED, ...).
+    `affected_deals` pairs each deal id the deal touched with its status.
+    """
+
+    venue: str
+    market: str
+    deal_reference: str
+    deal_id: str | None = None
+    deal_status: str | None = None
+    status: str | None = None
+    epic: str | None = None
+    direction: str | None = None  # "BUY" / "SELL", as IG writes it
+    size: float | None = None
+    level: float | None = None
+    reason: str | None = None
+    affected_deals: tuple[tuple[str, str | None], ...] = ()
+    ts_event: int | None = None
+    last_update: int
+    source: Source
+
+    @property
+    def accepted(self) -> bool:
+        return self.deal_status == "ACCEPTED"

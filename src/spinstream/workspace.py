@@ -13,6 +13,9 @@ api_secret_env = "BINANCE_API_SECRET"
 [venues.binance.urls]             # optional: real base URL -> override (a simulator, a proxy)
 "https://api.binance.com" = "http://127.0.0.1:8001"
 ```
+
+IG logs in with an identifier (user name) besides its API key and password: `api_key_env`
+names the API key, `api_secret_env` the password, and `identifier_env` the identifier.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class AccountConfig:
     env: str = "live"
     credentials: Credentials | None = None
     urls: Mapping[str, str] = field(default_factory=dict)
+    identifier: str | None = None  # IG: the login user name (the password is the api_secret)
 
     def __post_init__(self) -> None:
         if not self.alias.isidentifier() or keyword.iskeyword(self.alias):
@@ -109,7 +113,9 @@ class Workspace:
         for alias, v in venues.items():
             if not isinstance(v, Mapping):
                 raise ConfigError(f"[venues.{alias}] must be a table")
-            unknown = set(v) - {"venue", "env", "api_key_env", "api_secret_env", "urls"}
+            unknown = set(v) - {
+                "venue", "env", "api_key_env", "api_secret_env", "identifier_env", "urls",
+            }  # fmt: skip
             if unknown:
                 raise ConfigError(f"[venues.{alias}]: unknown keys {sorted(unknown)}")
             if "api_key" in v or "api_secret" in v:  # pragma: no cover - caught by `unknown`
@@ -120,6 +126,12 @@ class Workspace:
                 if not (kv and sv):
                     raise ConfigError(f"[venues.{alias}]: set both api_key_env and api_secret_env")
                 creds = Credentials.from_env(kv, sv)
+            identifier = None
+            iv = v.get("identifier_env")
+            if iv is not None:
+                if not isinstance(iv, str) or not os.environ.get(iv):
+                    raise ConfigError(f"environment variable(s) not set: {iv}")
+                identifier = os.environ[iv]
             urls = v.get("urls", {})
             if not isinstance(urls, Mapping) or not all(isinstance(x, str) for x in urls.values()):
                 raise ConfigError(f"[venues.{alias}.urls] must map URLs to URLs")
@@ -130,6 +142,7 @@ class Workspace:
                     env=v.get("env", "live"),
                     credentials=creds,
                     urls=dict(urls),
+                    identifier=identifier,
                 )
             )
         return cls(accounts)
