@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import logging
 import threading
 from collections import Counter
@@ -55,6 +56,11 @@ class AccountRuntime:
         self.http = HttpClient(cfg.venue, bases, Limiter(self.spec.limits()), runtime.clock)
         self.connections: dict[tuple[str, str], StreamConnection] = {}
         self.counts: Counter[str] = Counter()  # cache hits / REST fallbacks per kind
+        # venues with a login session (IG): one per account, shared by REST calls and streams
+        self.session: Any = None
+        if hasattr(self.rest, "new_session") and cfg.credentials is not None:
+            self.session = self.rest.new_session(cfg.credentials, cfg.identifier or "")
+        self.wait_s: float | None = None  # REST budget spent: wait (None) or fail after this
 
     @property
     def default_market(self) -> str:
@@ -87,7 +93,7 @@ class AccountRuntime:
         if conn is None:
             if getattr(cls, "private", False) and self.cfg.credentials is None:
                 raise SpinstreamError(f"{self.alias}: private data needs credentials")
-            proto = cls(market, self.cfg.credentials, env=self.cfg.env)
+            proto = cls(market, self.cfg.credentials, env=self.cfg.env, **self._extras(cls))
             env_bases = self.spec.ws_bases[proto.endpoint]
             base = self.cfg.resolve(env_bases[self.cfg.env])
             store, alias = self.runtime.store, self.alias
@@ -103,13 +109,44 @@ class AccountRuntime:
             conn.start()
         return conn
 
+    def _extras(self, cls: type) -> dict[str, Any]:
+        """Constructor arguments some protocols take beyond the contract's (IG: its login)."""
+        params = inspect.signature(cls).parameters
+        extras = {
+            "identifier": self.cfg.identifier,
+            "session": self.session,
+            "resolve": self.cfg.resolve,
+        }
+        return {k: v for k, v in extras.items() if k in params}
+
+    async def subscribe_now(self, market: str, kind: str, symbol: str | None) -> None:
+        """`subscribe`, awaited from another thread so its errors (a limit) reach the caller."""
+        self.subscribe(market, kind, symbol)
+
     # ------------------------------------------------------------------ REST (loop thread)
 
     async def send(self, req: RestRequest, *, max_wait_s: float | None = None) -> HttpResponse:
-        """Send a REST request and raise the venue's error if it answered with one."""
-        resp = await self.http.send(req, max_wait_s=max_wait_s)
-        self.rest.check_error(resp.status, resp.headers, resp.body)
-        return resp
+        """Send a REST request and raise the venue's error if it answered with one.
+
+        Venues with a login session (IG) go through the venue's `authorized_call` flow: log
+        in first when needed, and once more on an expired token, then retry.
+        """
+        wait = self.wait_s if max_wait_s is None else max_wait_s
+        if self.session is None:
+            resp = await self.http.send(req, max_wait_s=wait)
+            self.rest.check_error(resp.status, resp.headers, resp.body)
+            return resp
+        flow = self.rest.authorized_call(self.session, req)
+        step = next(flow)
+        while True:
+            resp = await self.http.send(step, max_wait_s=wait)
+            try:
+                step = flow.send((resp.status, resp.headers, resp.body))
+            except StopIteration as done:
+                status, headers, body = done.value
+                break
+        self.rest.check_error(status, headers, body)
+        return HttpResponse(status, headers, body)
 
     async def close(self) -> None:
         for conn in list(self.connections.values()):

@@ -48,6 +48,7 @@ __all__ = ["AccountConfig", "Workspace", "KNOWN_VENUES"]
 KNOWN_VENUES: dict[str, str] = {
     "binance": "spinstream.protocol.binance",
     "bybit": "spinstream.protocol.bybit",
+    "ig": "spinstream.protocol.ig",
 }
 ENVS = ("live", "testnet", "demo")
 
@@ -99,7 +100,8 @@ class Workspace:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Workspace({', '.join(f'{a.alias}={a.venue}:{a.env}' for a in self.accounts.values())})"
+        inner = ", ".join(f"{a.alias}={a.venue}:{a.env}" for a in self.accounts.values())
+        return f"Workspace({inner})"
 
     # ------------------------------------------------------------------ construction
 

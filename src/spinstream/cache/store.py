@@ -18,6 +18,7 @@ import msgspec
 import numpy as np
 
 from spinstream._core import Entry as _Entry
+from spinstream.cache.ig import IgCache
 from spinstream.models import Account, Balance, Order, OrderBook, Position, Ticker, Trade
 from spinstream.protocol.events import (
     AccountUpdate,
@@ -43,14 +44,14 @@ MKey = tuple[str, str]  # (account alias, market)
 
 
 class _BookEntry:
-    __slots__ = ("book", "fresh", "seq", "ts_event", "last_update")
+    """A live book, whether it may be served, and its last `BookUpdated` (id and times)."""
+
+    __slots__ = ("book", "fresh", "ev")
 
     def __init__(self, ev: BookUpdated) -> None:
         self.book = ev.book
         self.fresh = True
-        self.seq = ev.seq
-        self.ts_event = ev.ts_event
-        self.last_update = ev.ts_recv
+        self.ev = ev  # one reference: a reader sees the id and times of one update
 
 
 class _Collection:
@@ -75,11 +76,28 @@ class Store:
     def __init__(self) -> None:
         self._tickers: dict[MKey, dict[str, _Entry]] = {}  # (alias, market) -> symbol -> entry
         self._books: dict[MKey, dict[str, _BookEntry]] = {}
+        self._book_index: dict[Key, _BookEntry] = {}  # the same entries by (alias, market, sym)
         self._accounts: dict[MKey, _Entry] = {}
         self._positions: dict[MKey, _Collection] = {}
         self._orders: dict[MKey, _Collection] = {}
         self._trades: dict[Key, list[Trade]] = {}
-        self.counts: Counter[str] = Counter()  # events applied by type, stale marks, malformed
+        self._counts: Counter[str] = Counter()  # events applied by type, stale marks, malformed
+        self.ig = IgCache()  # IG's stream-only state: tick rings, candles, deal confirmations
+        self._n_books = 0  # the per-frame events are counted in plain ints (cheaper)
+        self._n_tickers = 0
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Events applied by type, stale marks, partial balances before a seed: a copy.
+
+        Only `apply` (the event loop) writes the counts; any thread may read this copy.
+        """
+        counts = Counter(self._counts)
+        if self._n_books:
+            counts["BookUpdated"] = self._n_books
+        if self._n_tickers:
+            counts["TickerUpdate"] = self._n_tickers
+        return counts
 
     # ------------------------------------------------------------------ writing (event loop)
 
@@ -87,26 +105,40 @@ class Store:
         """Apply a protocol's events for account ALIAS."""
         for ev in events:
             t = type(ev)
-            if t is TickerUpdate:
+            if t is BookUpdated:
+                b = self._book_index.get((alias, ev.market, ev.symbol))  # type: ignore[union-attr]
+                if b is not None and b.book is ev.book:  # type: ignore[union-attr]
+                    b.ev = ev  # type: ignore[assignment]
+                    b.fresh = True
+                else:
+                    self._new_book(alias, ev)  # type: ignore[arg-type]
+                self._n_books += 1
+            elif t is TickerUpdate:
                 tk = ev.ticker  # type: ignore[union-attr]
-                by_symbol = self.tickers_of(alias, tk.market)
+                key = (alias, tk.market)
+                by_symbol = self._tickers.get(key)
+                if by_symbol is None:
+                    by_symbol = self._tickers.setdefault(key, {})
                 e = by_symbol.get(tk.symbol)
                 if e is None:
                     by_symbol[tk.symbol] = _Entry(tk, tk.last_update)
                 else:
-                    e.value, e.fresh, e.last_update = tk, True, tk.last_update
-            elif t is BookUpdated:
-                books = self._books.setdefault((alias, ev.market), {})  # type: ignore[union-attr]
-                b = books.get(ev.symbol)  # type: ignore[union-attr]
-                if b is None or b.book is not ev.book:  # type: ignore[union-attr]
-                    books[ev.symbol] = _BookEntry(ev)  # type: ignore[arg-type,union-attr]
-                else:
-                    b.fresh, b.seq, b.ts_event, b.last_update = (
-                        True, ev.seq, ev.ts_event, ev.ts_recv,  # type: ignore[union-attr]
-                    )  # fmt: skip
+                    e.value = tk
+                    e.fresh = True
+                    e.last_update = tk.last_update
+                self._n_tickers += 1
             else:
                 self._apply_other(alias, ev)
-            self.counts[t.__name__] += 1
+                self._counts[t.__name__] += 1
+
+    def _new_book(self, alias: str, ev: BookUpdated) -> None:
+        """Serve EV's book for (ALIAS, market, symbol), in place of any book held there."""
+        entry = _BookEntry(ev)
+        books = self._books.get((alias, ev.market))
+        if books is None:
+            books = self._books.setdefault((alias, ev.market), {})
+        books[ev.symbol] = entry
+        self._book_index[(alias, ev.market, ev.symbol)] = entry
 
     def _apply_other(self, alias: str, ev: Event) -> None:
         if isinstance(ev, AccountUpdate):
@@ -116,7 +148,7 @@ class Store:
             a = ev.account
             e = self._accounts.get((alias, a.market))
             if e is None:  # no seed yet: a partial update cannot stand alone
-                self.counts["balance_before_seed"] += 1
+                self._counts["balance_before_seed"] += 1
                 return
             old: Account = e.value  # type: ignore[assignment]
             merged: dict[str, Balance] = dict(old.balances)
@@ -163,7 +195,7 @@ class Store:
                     del lst[:500]
         elif isinstance(ev, Stale):
             self._mark(alias, ev.market, ev.kind, ev.symbol, False)
-            self.counts["stale_marks"] += 1
+            self._counts["stale_marks"] += 1
             log.warning(
                 "stale: %s %s %s %s: %s",
                 alias,
@@ -176,6 +208,8 @@ class Store:
             self._mark(alias, ev.market, ev.kind, ev.symbol, True)
         elif isinstance(ev, Malformed):
             log.debug("malformed frame from %s: %s", ev.venue, ev.reason)
+        elif not self.ig.apply(alias, ev):
+            self._counts["unhandled_event"] += 1
 
     def _mark(
         self, alias: str, market: str, kind: str | None, symbol: str | None, fresh: bool
@@ -223,10 +257,11 @@ class Store:
         if len(bids) and len(asks) and bids[0, 0] >= asks[0, 0]:
             return None  # crossed: never served
         ps, ss = 10.0**book.price_decimals, 10.0**book.size_decimals
+        ev = b.ev
         return OrderBook(
             venue=alias, market=market, symbol=symbol,
             bids=_scale(bids, ps, ss), asks=_scale(asks, ps, ss),
-            seq=b.seq, ts_event=b.ts_event, last_update=b.last_update, source="ws",
+            seq=ev.seq, ts_event=ev.ts_event, last_update=ev.ts_recv, source="ws",
         )  # fmt: skip
 
     def account(self, alias: str, market: str) -> Account | None:

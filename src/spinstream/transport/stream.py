@@ -59,6 +59,7 @@ class StreamConnection:
         self.failures = 0  # failed opens and dropped connections
         self.messages = 0  # frames received
         self.rest_errors = 0
+        self.handler_errors = 0  # frames whose protocol or cache handling raised (bugs)
 
     @property
     def connected(self) -> bool:
@@ -127,12 +128,18 @@ class StreamConnection:
             return
         try:
             resp = await self.http.send(req)
-            status, body = resp.status, resp.body
+            status, body, headers = resp.status, resp.body, resp.headers
         except SpinstreamError as exc:
             self.rest_errors += 1
             log.warning("%s: REST %s failed: %s", self.name, req.path, exc)
-            status, body = 0, b""
-        self._emit(self.proto.rest_response(req.req_id, status, body, self.clock.ns()))
+            status, body, headers = 0, b"", {}
+        if getattr(self.proto, "rest_headers", False):  # e.g. IG's login tokens
+            events = self.proto.rest_response(
+                req.req_id, status, body, self.clock.ns(), headers=headers
+            )
+        else:
+            events = self.proto.rest_response(req.req_id, status, body, self.clock.ns())
+        self._emit(events)
         await self._flush()
         await self._reconnect_if_asked()
         self._wake.set()
@@ -213,7 +220,12 @@ class StreamConnection:
                 receive, clock, emit = self.proto.receive, self.clock, self._emit
                 async for frame in ws:
                     self.messages += 1
-                    emit(receive(frame, clock.ns()))
+                    try:
+                        emit(receive(frame, clock.ns()))
+                    except Exception:  # noqa: BLE001 - a bug must not take the stream down
+                        self.handler_errors += 1
+                        log.exception("%s: handling a frame failed (error %d)", self.name,
+                                      self.handler_errors)  # fmt: skip
                     out = self._drain()
                     if out:  # pongs, resubscribes: rare, so one await per frame only then
                         for reply in out:

@@ -23,6 +23,7 @@ __all__ = ["VENUES", "Faults", "SimExchange", "sim", "sim_class"]
 VENUES: dict[str, str] = {
     "binance": "spinstream.testing.sims.binance:BinanceSim",
     "bybit": "spinstream.testing.sims.bybit:BybitSim",
+    "ig": "spinstream.testing.sims.ig:IgSim",
 }
 
 
