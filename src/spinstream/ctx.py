@@ -17,13 +17,20 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
+import numpy as np
 
-from spinstream._core import FastReads
-from spinstream.errors import ConfigError, NotAvailable, OrderRejected
+from spinstream._core import FastReads, parse_scale
+from spinstream.errors import (
+    ConfigError,
+    NotAvailable,
+    OrderRejected,
+    UnsupportedError,
+    VenueError,
+)
 from spinstream.models import Account, Order, OrderBook, Position, Ticker
 from spinstream.runtime import AccountRuntime
 
-__all__ = ["AsyncVenueClient", "Context", "VenueClient"]
+__all__ = ["AsyncVenueClient", "Context", "IgClient", "VenueClient"]
 
 T = TypeVar("T")
 SIDES = ("buy", "sell")
@@ -66,12 +73,17 @@ def _positive(x: Any) -> bool:
 
 
 class _Calls:
-    """The REST side of every verb, as coroutines run on the runtime's loop."""
+    """The REST side of every verb, as coroutines run on the runtime's loop.
+
+    Venues with a login session (IG) get it passed to their builders; their deals answer only
+    a reference, so a placed order is completed from the venue's deal confirmation.
+    """
 
     def __init__(self, acct: AccountRuntime) -> None:
         self.acct = acct
         self.rest = acct.rest
         self.clock = acct.runtime.clock
+        self.kw: dict[str, Any] = {} if acct.session is None else {"session": acct.session}
 
     def _creds(self) -> Any:
         creds = self.acct.cfg.credentials
@@ -82,8 +94,14 @@ class _Calls:
     def _now_ms(self) -> int:
         return self.clock.ns() // 1_000_000
 
+    async def _login(self) -> None:
+        """Venues with a session (IG) build requests with its tokens: log in first."""
+        if self.kw:
+            await self.acct.ensure_session()
+
     async def ticker(self, market: str, symbol: str) -> Ticker:
-        resp = await self.acct.send(self.rest.build_ticker(market, symbol))
+        await self._login()
+        resp = await self.acct.send(self.rest.build_ticker(market, symbol, **self.kw))
         return self.rest.parse_ticker(market, symbol, resp.body, self.clock.ns())  # type: ignore[no-any-return]
 
     async def orderbook(self, market: str, symbol: str, depth: int) -> OrderBook:
@@ -91,33 +109,58 @@ class _Calls:
         return self.rest.parse_orderbook(market, symbol, resp.body, self.clock.ns(), depth)  # type: ignore[no-any-return]
 
     async def account(self, market: str) -> Account:
-        req = self.rest.build_account(market, self._creds(), self._now_ms())
+        await self._login()
+        req = self.rest.build_account(market, self._creds(), self._now_ms(), **self.kw)
         resp = await self.acct.send(req)
-        return self.rest.parse_account(market, resp.body, self.clock.ns())  # type: ignore[no-any-return]
+        extra = {} if self.acct.session is None else {"account_id": self.acct.session.account_id}
+        return self.rest.parse_account(market, resp.body, self.clock.ns(), **extra)  # type: ignore[no-any-return]
 
     async def positions(self, market: str, symbol: str | None) -> list[Position]:
-        req = self.rest.build_positions(market, self._creds(), self._now_ms(), symbol)
+        await self._login()
+        req = self.rest.build_positions(market, self._creds(), self._now_ms(), symbol, **self.kw)
         resp = await self.acct.send(req)
-        return list(self.rest.parse_positions(market, resp.body, self.clock.ns()))
+        got = self.rest.parse_positions(market, resp.body, self.clock.ns())
+        return [p for p in got if symbol is None or p.symbol == symbol]
 
     async def orders(self, market: str, symbol: str | None) -> list[Order]:
-        req = self.rest.build_open_orders(market, self._creds(), self._now_ms(), symbol)
+        await self._login()
+        req = self.rest.build_open_orders(market, self._creds(), self._now_ms(), symbol, **self.kw)
         resp = await self.acct.send(req)
-        return list(self.rest.parse_open_orders(market, resp.body, self.clock.ns()))
+        got = self.rest.parse_open_orders(market, resp.body, self.clock.ns())
+        return [o for o in got if symbol is None or o.symbol == symbol]
 
     async def place(self, market: str, **kw: Any) -> Order:
-        req = self.rest.build_place_order(market, self._creds(), self._now_ms(), **kw)
+        await self._login()
+        req = self.rest.build_place_order(market, self._creds(), self._now_ms(), **kw, **self.kw)
         resp = await self.acct.send(req)
-        return self._parse_ack(self.rest.parse_order, market, resp.body, req)
+        order = self._parse_ack(self.rest.parse_order, market, resp.body, req)
+        if hasattr(self.rest, "build_confirm"):  # IG: the deal's outcome is its confirmation
+            confirm = await self._confirm(market, order.order_id)
+            return self.rest.order_from_confirm(market, confirm, req, self.clock.ns())  # type: ignore[no-any-return]
+        return order
+
+    async def _confirm(self, market: str, deal_reference: str) -> Any:
+        """The venue's confirmation of a deal; it may lag the deal by a moment, so retry."""
+        for attempt in range(20):
+            try:
+                req = self.rest.build_confirm(deal_reference, **self.kw)
+                resp = await self.acct.send(req)
+                return self.rest.parse_confirm(market, resp.body, self.clock.ns())
+            except VenueError as exc:
+                if "deal-not-found" not in str(exc.code) or attempt == 19:
+                    raise
+                await asyncio.sleep(0.05)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def cancel(self, market: str, **kw: Any) -> Order:
+        await self._login()
         parse_cancel = getattr(self.rest, "parse_cancel", None)
         known = None
-        if parse_cancel is not None:  # the ack carries only ids (Bybit): know the order first
+        if parse_cancel is not None:  # the ack carries only ids (Bybit, IG): know the order first
             known = await self._find_open(
                 market, kw["symbol"], kw.get("order_id"), kw.get("client_order_id")
             )
-        req = self.rest.build_cancel_order(market, self._creds(), self._now_ms(), **kw)
+        req = self.rest.build_cancel_order(market, self._creds(), self._now_ms(), **kw, **self.kw)
         resp = await self.acct.send(req)
         if parse_cancel is None:
             return self._parse_ack(self.rest.parse_order, market, resp.body, req)
@@ -413,8 +456,103 @@ class Context:
         self.workspace = workspace
         self.mode = mode
         rt = workspace.runtime
-        for alias in workspace.accounts:
-            setattr(self, alias, VenueClient(rt.account(alias), mode=mode))
+        for alias, cfg in workspace.accounts.items():
+            cls = IgClient if cfg.venue == "ig" else VenueClient
+            setattr(self, alias, cls(rt.account(alias), mode=mode))
 
     def __getattr__(self, name: str) -> Any:
         raise NotAvailable(f"no venue account {name!r} in this workspace")
+
+
+class IgClient(VenueClient):
+    """`ctx.ig`: the common verbs plus IG's stream-first reads (Lightstreamer items).
+
+    Accounts, positions, working orders and market info come from the stream cache (ACCOUNT,
+    TRADE with its OPU/WOU updates, PRICE) with a REST fallback; the streaming reads
+    (`get_streaming_*`, `get_trade_confirms`) have no REST fallback: before their first update
+    they subscribe and raise `NotAvailable`. IG allows 40 subscriptions per session.
+    """
+
+    def __init__(self, acct: AccountRuntime, mode: str = "server") -> None:
+        super().__init__(acct, mode)
+        self._markets: dict[str, Any] = {}  # epic -> MarketInfo from REST (static details)
+
+    def _want(self, kind: str, epic: str | None) -> None:
+        """Subscribe KIND now, waiting for the loop so a subscription-limit error is raised here."""
+        if not self._server:
+            raise UnsupportedError("IG streaming reads need server mode")
+        self._rt.call(self._acct.subscribe_now(self._default, kind, epic))
+
+    def get_accounts(self) -> list[Account]:
+        """The session's account balances (ACCOUNT stream, else REST)."""
+        return [self.get_balance()]
+
+    def get_market_info(self, epic: str) -> Any:
+        """Market details of EPIC: static details from REST once, live bid/offer from PRICE."""
+        info = self._markets.get(epic)
+        if info is None:
+            info = self._run(self._ig_market(epic))
+            self._markets[epic] = info
+            if self._server:
+                self._rt.submit(self._acct.subscribe, self._default, "market", epic)
+            return info
+        t = self._store.ticker(self._alias, self._default, epic) if self._server else None
+        if t is None:
+            self._acct.counts["rest:market"] += 1
+            info = self._run(self._ig_market(epic))
+            self._markets[epic] = info
+            return info
+        self._hit("market")
+        return msgspec.structs.replace(
+            info, bid=t.bid, offer=t.ask, source="ws", last_update=t.last_update
+        )
+
+    async def _ig_market(self, epic: str) -> Any:
+        acct = self._acct
+        resp = await acct.send(acct.rest.build_market(epic, session=acct.session))
+        return acct.rest.parse_market(resp.body, acct.runtime.clock.ns())
+
+    def get_streaming_market(self, epic: str) -> Ticker:
+        """The last L1 tick of EPIC from `PRICE:{accountId}:{epic}`; no REST fallback."""
+        t = self._store.ticker(self._alias, self._default, epic)
+        if t is not None:
+            return t
+        self._want("market", epic)
+        raise NotAvailable(f"no price for {epic} streamed yet: subscribed, ask again shortly")
+
+    def get_streaming_ticks(self, epic: str, n: int = 1000) -> np.ndarray:
+        """The newest N ticks of EPIC (CHART:{epic}:TICK): a numpy array of ts (ns), bid, ask."""
+        out = self._store.ig.ticks(self._alias, epic, n, "ticks")
+        if out is not None:
+            return out
+        self._want("ticks", epic)
+        raise NotAvailable(f"no ticks for {epic} streamed yet: subscribed, ask again shortly")
+
+    def get_streaming_candles(self, epic: str, scale: str = "1MINUTE") -> np.ndarray:
+        """Bars of EPIC at SCALE as a numpy array (start ns, open, high, low, close, volume,
+        count; mid prices). IG's own CHART:{epic}:{SCALE} bars for the scales IG streams, else
+        (or while that channel is stale) bars the candle core builds from CHART:{epic}:TICK."""
+        from spinstream.protocol.ig.protocol import CANDLE_SCALES
+
+        ig_scale = CANDLE_SCALES.get(scale)
+        key = ig_scale or scale
+        if ig_scale is None:
+            parse_scale(scale)  # a clear ValueError here, not on the loop
+        self._rt.submit(self._store.ig.want_candles, self._alias, epic, key)
+        got = self._store.ig.candles(self._alias, epic, key)
+        if got is not None:
+            return got[0]
+        self._want(f"candles:{ig_scale}" if ig_scale else "ticks", epic)
+        raise NotAvailable(f"no {scale} bars for {epic} yet: subscribed, ask again shortly")
+
+    def get_trade_confirms(self) -> list[Any]:
+        """Deal confirmations from `TRADE:{accountId}` (CONFIRMS), oldest first."""
+        if not self._server:
+            raise UnsupportedError("IG streaming reads need server mode")
+        self._rt.submit(self._acct.subscribe, self._default, "confirms", None)
+        return self._store.ig.confirms(self._alias)
+
+    def add_streaming_epics(self, epics: list[str]) -> None:
+        """Subscribe the PRICE items of EPICS ahead of use (within IG's 40 subscriptions)."""
+        for epic in epics:
+            self._want("market", epic)

@@ -61,6 +61,7 @@ class AccountRuntime:
         if hasattr(self.rest, "new_session") and cfg.credentials is not None:
             self.session = self.rest.new_session(cfg.credentials, cfg.identifier or "")
         self.wait_s: float | None = None  # REST budget spent: wait (None) or fail after this
+        self._login_lock = asyncio.Lock()
 
     @property
     def default_market(self) -> str:
@@ -118,6 +119,18 @@ class AccountRuntime:
             "resolve": self.cfg.resolve,
         }
         return {k: v for k, v in extras.items() if k in params}
+
+    async def ensure_session(self) -> None:
+        """Log in (venues with a session, IG) unless already logged in."""
+        sess = self.session
+        if sess is None or sess.logged_in:
+            return
+        async with self._login_lock:
+            if sess.logged_in:
+                return
+            resp = await self.http.send(sess.login_request(), max_wait_s=self.wait_s)
+            self.rest.check_error(resp.status, resp.headers, resp.body)
+            sess.on_login(resp.headers, resp.body)
 
     async def subscribe_now(self, market: str, kind: str, symbol: str | None) -> None:
         """`subscribe`, awaited from another thread so its errors (a limit) reach the caller."""

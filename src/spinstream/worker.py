@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from spinstream.ctx import Context
+from spinstream.transport.clock import Clock
 
 if TYPE_CHECKING:
     from spinstream.workspace import Workspace
@@ -35,6 +36,7 @@ class Worker:
         interval: float = 1.0,
         *,
         name: str | None = None,
+        clock: Clock | None = None,
     ) -> None:
         workspace.check_mode(mode)  # fail early: browser mode on a server-only venue
         if interval < 0:
@@ -50,6 +52,7 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ctx: Context | None = None
+        self.clock = clock  # None: real time; a SimClock runs a simulated schedule at once
 
     @property
     def ctx(self) -> Context:
@@ -60,10 +63,11 @@ class Worker:
     def run(self, duration: float | None = None, iterations: int | None = None) -> None:
         """Run on this thread until `stop()`, `duration` seconds or `iterations` calls."""
         ctx = self.ctx
-        deadline = None if duration is None else time.monotonic() + duration
+        now = time.monotonic if self.clock is None else (lambda: self.clock.mono_ns() / 1e9)  # type: ignore[union-attr]
+        deadline = None if duration is None else now() + duration
         n = 0
         while not self._stop.is_set():
-            started = time.monotonic()
+            started = now()
             try:
                 self.strategy(ctx)
             except Exception as exc:  # noqa: BLE001 - a strategy never stops the runtime
@@ -76,13 +80,16 @@ class Worker:
             n += 1
             if iterations is not None and n >= iterations:
                 break
-            if deadline is not None and time.monotonic() >= deadline:
+            if deadline is not None and now() >= deadline:
                 break
-            wait = self.interval - (time.monotonic() - started)
+            wait = self.interval - (now() - started)
             if deadline is not None:
-                wait = min(wait, deadline - time.monotonic())
-            if wait > 0 and self._stop.wait(wait):
-                break
+                wait = min(wait, deadline - now())
+            if wait > 0:
+                if self.clock is not None:
+                    self.clock.sleep(wait)
+                elif self._stop.wait(wait):
+                    break
 
     def start(self) -> Worker:
         """Run on a background thread."""

@@ -79,8 +79,20 @@ class AccountConfig:
         return importlib.import_module(KNOWN_VENUES[self.venue]).SPEC
 
     def resolve(self, real_base: str) -> str:
-        """The URL to use for one of the venue's real base URLs (override, or itself)."""
-        return self.urls.get(real_base) or self.urls.get(real_base.rstrip("/")) or real_base
+        """The URL to use for one of the venue's real URLs: the longest overridden prefix
+        (scheme and host, optionally a path) replaced by its override, or the URL itself."""
+        url = real_base.rstrip("/")
+        best = ""
+        for real in self.urls:
+            r = real.rstrip("/")
+            if (url == r or url.startswith(r + "/") or url.startswith(r + ":")) and len(r) > len(
+                best
+            ):
+                best = r
+        if not best:
+            return real_base
+        key = best if best in self.urls else best + "/"
+        return self.urls[key].rstrip("/") + url[len(best) :]
 
 
 class Workspace:

@@ -16,6 +16,10 @@ class Clock:
     def mono_ns(self) -> int:
         return time.monotonic_ns()
 
+    def sleep(self, seconds: float) -> None:
+        """Block this (worker) thread for SECONDS."""
+        time.sleep(seconds)
+
 
 class SimClock(Clock):
     """A clock that moves only when told to (`advance`): simulated hours in a test's seconds."""
@@ -31,3 +35,7 @@ class SimClock(Clock):
 
     def advance(self, seconds: float) -> None:
         self._now += int(seconds * 1_000_000_000)
+
+    def sleep(self, seconds: float) -> None:
+        """Simulated sleep: time moves on at once."""
+        self.advance(max(0.0, seconds))
