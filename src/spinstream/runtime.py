@@ -60,7 +60,7 @@ class AccountRuntime:
         self.session: Any = None
         if hasattr(self.rest, "new_session") and cfg.credentials is not None:
             self.session = self.rest.new_session(cfg.credentials, cfg.identifier or "")
-        self.wait_s: float | None = None  # REST budget spent: wait (None) or fail after this
+        self.wait_s: float | None = cfg.rest_wait_s  # budget spent: wait (None) or fail fast
         self._login_lock = asyncio.Lock()
 
     @property

@@ -63,6 +63,9 @@ class AccountConfig:
     credentials: Credentials | None = None
     urls: Mapping[str, str] = field(default_factory=dict)
     identifier: str | None = None  # IG: the login user name (the password is the api_secret)
+    # when a REST budget is spent: None waits for the next slot; a number fails fast with
+    # RateLimited (code "local") if the wait would be longer than that many seconds
+    rest_wait_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.alias.isidentifier() or keyword.iskeyword(self.alias):
@@ -73,6 +76,8 @@ class AccountConfig:
             )
         if self.env not in ENVS:
             raise ConfigError(f"{self.alias}: env must be one of {ENVS}, not {self.env!r}")
+        if self.rest_wait_s is not None and not self.rest_wait_s >= 0:
+            raise ConfigError(f"{self.alias}: rest_wait_s must be >= 0 seconds (or unset)")
 
     def spec(self) -> Any:
         """The venue's VenueSpec."""
@@ -93,6 +98,14 @@ class AccountConfig:
             return real_base
         key = best if best in self.urls else best + "/"
         return self.urls[key].rstrip("/") + url[len(best) :]
+
+
+def _wait(alias: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"[venues.{alias}] rest_wait_s must be a number of seconds")
+    return float(value)
 
 
 class Workspace:
@@ -129,6 +142,7 @@ class Workspace:
                 raise ConfigError(f"[venues.{alias}] must be a table")
             unknown = set(v) - {
                 "venue", "env", "api_key_env", "api_secret_env", "identifier_env", "urls",
+                "rest_wait_s",
             }  # fmt: skip
             if unknown:
                 raise ConfigError(f"[venues.{alias}]: unknown keys {sorted(unknown)}")
@@ -157,6 +171,7 @@ class Workspace:
                     credentials=creds,
                     urls=dict(urls),
                     identifier=identifier,
+                    rest_wait_s=_wait(alias, v.get("rest_wait_s")),
                 )
             )
         return cls(accounts)

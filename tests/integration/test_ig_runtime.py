@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from polling import wait_for
 
+from polling import wait_for
 from spinstream.credentials import Credentials
 from spinstream.ctx import Context, IgClient
 from spinstream.errors import ConfigError, NotAvailable, RateLimited, UnsupportedError
@@ -153,15 +153,23 @@ def test_polling_positions_for_a_simulated_hour_makes_no_rest_call(ig_host, ws) 
     assert ws.runtime.account("ig").counts["hit:positions"] >= 3600
 
 
-def test_rest_budget_spent_fails_fast_by_choice(ws) -> None:
+def test_rest_budget_spent_fails_fast_by_choice(ig_host) -> None:
     """With fail-fast chosen, a spent IG budget is a clear local error, never IG's 403."""
-    acct = ws.runtime.account("ig")
-    ig = Context(ws).ig
-    acct.wait_s = 0.0
+    c = ig_host["ig"].credentials
+    fast = Workspace(
+        [
+            AccountConfig(
+                alias="ig", venue="ig", env="demo", identifier=c["identifier"], rest_wait_s=0,
+                credentials=Credentials.of(c["api_key"], c["password"]), urls=ig_host["ig"].urls,
+            )
+        ]
+    )  # fmt: skip
     try:
+        ig = Context(fast, mode="server").ig
         with pytest.raises(RateLimited) as info:
             for _ in range(100):
                 ig._run(ig._calls.positions("otc", None))  # REST each time: the cache bypassed
-        assert info.value.code == "local"
+        assert info.value.code == "local" and "budget" in str(info.value)
+        assert ig_host.run(lambda: ig_host["ig"].stats.rate_limited) == 0  # never IG's 403
     finally:
-        acct.wait_s = None
+        fast.close()

@@ -94,3 +94,15 @@ def test_credentials_repr_and_env() -> None:
         import pickle
 
         pickle.dumps(c.api_secret)
+
+
+def test_rest_wait_choice(tmp_path) -> None:
+    ws = Workspace.from_file(write(tmp_path, "[venues.binance]\nrest_wait_s = 0\n"))
+    assert ws.accounts["binance"].rest_wait_s == 0.0
+    assert (
+        Workspace.from_file(write(tmp_path, "[venues.binance]\n")).accounts["binance"].rest_wait_s
+        is None
+    )
+    for bad in ("'soon'", "-1", "true"):
+        with pytest.raises(ConfigError, match="rest_wait_s"):
+            Workspace.from_file(write(tmp_path, f"[venues.binance]\nrest_wait_s = {bad}\n"))
