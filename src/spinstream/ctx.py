@@ -476,6 +476,7 @@ class IgClient(VenueClient):
     def __init__(self, acct: AccountRuntime, mode: str = "server") -> None:
         super().__init__(acct, mode)
         self._markets: dict[str, Any] = {}  # epic -> MarketInfo from REST (static details)
+        self._candles_wanted: set[tuple[str, str]] = set()
 
     def _want(self, kind: str, epic: str | None) -> None:
         """Subscribe KIND now, waiting for the loop so a subscription-limit error is raised here."""
@@ -538,7 +539,9 @@ class IgClient(VenueClient):
         key = ig_scale or scale
         if ig_scale is None:
             parse_scale(scale)  # a clear ValueError here, not on the loop
-        self._rt.submit(self._store.ig.want_candles, self._alias, epic, key)
+        if (epic, key) not in self._candles_wanted:  # tell the loop once, not on every read
+            self._candles_wanted.add((epic, key))
+            self._rt.submit(self._store.ig.want_candles, self._alias, epic, key)
         got = self._store.ig.candles(self._alias, epic, key)
         if got is not None:
             return got[0]
