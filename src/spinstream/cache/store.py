@@ -106,7 +106,7 @@ class Store:
         for ev in events:
             t = type(ev)
             if t is BookUpdated:
-                b = self._book_index.get((alias, ev.market, ev.symbol))  # type: ignore[union-attr]
+                b = self._book_index.get((alias, ev.market, ev.symbol))  # type: ignore[arg-type,union-attr]
                 if b is not None and b.book is ev.book:  # type: ignore[union-attr]
                     b.ev = ev  # type: ignore[assignment]
                     b.fresh = True
@@ -123,9 +123,7 @@ class Store:
                 if e is None:
                     by_symbol[tk.symbol] = _Entry(tk, tk.last_update)
                 else:
-                    e.value = tk
-                    e.fresh = True
-                    e.last_update = tk.last_update
+                    e.refresh(tk, tk.last_update)
                 self._n_tickers += 1
             else:
                 self._apply_other(alias, ev)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from collections.abc import Sequence
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 from spinstream.errors import ProtocolError
@@ -109,6 +109,12 @@ class Rule(Protocol):
     def classify(self, last: int | None, after_snapshot: bool, ids: Ids) -> Verdict: ...
 
 
+# A rule may also define `chains(last, after_snapshot, seq, first, prev, snapshot) -> bool`:
+# True only when `classify` would return APPLY for `Ids(seq, first, prev, snapshot)` (and would
+# not raise). `SyncedBook.update_seq` uses it to apply the common in-sequence update without
+# building an `Ids`; a False answer (or no `chains` at all) goes through `classify`.
+
+
 def _range(rule: str, ids: Ids) -> tuple[int, int]:
     """Binance's (U, u) pair, checked."""
     if ids.first is None or ids.first > ids.seq:
@@ -144,6 +150,20 @@ class BinanceSpotRule:
             return Verdict.GAP
         return Verdict.APPLY
 
+    def chains(
+        self,
+        last: int | None,
+        after_snapshot: bool,
+        seq: int,
+        first: int | None,
+        prev: int | None,
+        snapshot: bool,
+    ) -> bool:
+        """True when `classify` says APPLY: U <= u, u > id and U <= id + 1."""
+        if last is None or first is None:
+            return False
+        return first <= seq and last < seq and first <= last + 1
+
 
 @dataclass(frozen=True, slots=True)
 class BinanceUsdmRule:
@@ -166,6 +186,22 @@ class BinanceUsdmRule:
                 return Verdict.STALE
             return Verdict.APPLY if first <= last else Verdict.GAP
         return Verdict.APPLY if prev == last else Verdict.GAP
+
+    def chains(
+        self,
+        last: int | None,
+        after_snapshot: bool,
+        seq: int,
+        first: int | None,
+        prev: int | None,
+        snapshot: bool,
+    ) -> bool:
+        """True when `classify` says APPLY (pu == id, or the first event straddling a snapshot)."""
+        if last is None or first is None or first > seq or prev is None:
+            return False
+        if after_snapshot:
+            return seq >= last and first <= last
+        return prev == last
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +227,20 @@ class BybitRule:
         if self.consecutive and ids.seq != last + 1:
             return Verdict.GAP
         return Verdict.APPLY
+
+    def chains(
+        self,
+        last: int | None,
+        after_snapshot: bool,
+        seq: int,
+        first: int | None,
+        prev: int | None,
+        snapshot: bool,
+    ) -> bool:
+        """True when `classify` says APPLY: a delta (u != 1) after id (next id if consecutive)."""
+        if snapshot or seq == 1 or last is None:
+            return False
+        return seq == last + 1 if self.consecutive else seq > last
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +272,20 @@ class OkxRule:
                 return Verdict.APPLY
         return Verdict.GAP
 
+    def chains(
+        self,
+        last: int | None,
+        after_snapshot: bool,
+        seq: int,
+        first: int | None,
+        prev: int | None,
+        snapshot: bool,
+    ) -> bool:
+        """True when `classify` says APPLY: prevSeqId == id (or straddles a REST snapshot)."""
+        if snapshot or prev is None or prev == -1 or last is None:
+            return False
+        return prev == last or (after_snapshot and seq > last and prev < last)
+
 
 @dataclass(frozen=True, slots=True)
 class DeribitRule:
@@ -241,6 +305,18 @@ class DeribitRule:
             return Verdict.WAIT
         return Verdict.APPLY if ids.prev == last else Verdict.GAP
 
+    def chains(
+        self,
+        last: int | None,
+        after_snapshot: bool,
+        seq: int,
+        first: int | None,
+        prev: int | None,
+        snapshot: bool,
+    ) -> bool:
+        """True when `classify` says APPLY: prev_change_id == id."""
+        return not snapshot and prev is not None and last is not None and prev == last
+
 
 @dataclass(frozen=True, slots=True)
 class CoinbaseRule:
@@ -259,6 +335,18 @@ class CoinbaseRule:
         if last is None or ids.seq == last + 1:
             return Verdict.APPLY
         return Verdict.STALE if ids.seq <= last else Verdict.GAP
+
+    def chains(
+        self,
+        last: int | None,
+        after_snapshot: bool,
+        seq: int,
+        first: int | None,
+        prev: int | None,
+        snapshot: bool,
+    ) -> bool:
+        """True when `classify` says APPLY: the first message, or id + 1."""
+        return last is None or seq == last + 1
 
 
 BINANCE_SPOT = BinanceSpotRule()
@@ -454,6 +542,22 @@ class BookSync(Generic[P]):
 
 
 Levels = Sequence[Sequence[object]]
+_SYNCED = SyncState.SYNCED
+_APPLY = Action.APPLY
+_RESYNC = Action.RESYNC
+
+_Chains = Callable[[int | None, bool, int, int | None, int | None, bool], bool]
+_NEXT_ID: _Chains = BybitRule(consecutive=True).chains  # markers: `update_seq` inlines these
+_ID_RANGE: _Chains = BINANCE_SPOT.chains
+
+
+def _fast_check(rule: Rule) -> _Chains | None:
+    """RULE's `chains` for `SyncedBook.update_seq`: a marker for the ones it writes out."""
+    if type(rule) is BybitRule and rule.consecutive:
+        return _NEXT_ID
+    if type(rule) is BinanceSpotRule:
+        return _ID_RANGE
+    return getattr(rule, "chains", None)
 
 
 class SyncedBook:
@@ -464,7 +568,7 @@ class SyncedBook:
     sync like a gap: the book is left as it was and a resync is needed.
     """
 
-    __slots__ = ("book", "sync")
+    __slots__ = ("book", "sync", "_fast")
 
     def __init__(
         self,
@@ -479,6 +583,7 @@ class SyncedBook:
 
         self.book = Book(price_decimals, size_decimals, max_depth)
         self.sync: BookSync[tuple[Levels, Levels]] = BookSync(rule, max_buffer=max_buffer)
+        self._fast = _fast_check(rule)
 
     @property
     def in_sync(self) -> bool:
@@ -500,6 +605,45 @@ class SyncedBook:
             self.sync.invalidate("crossed book after a full update")
             return Action.RESYNC
         return action
+
+    def update_seq(
+        self,
+        seq: int,
+        first: int | None,
+        prev: int | None,
+        snapshot: bool,
+        bids: Levels,
+        asks: Levels,
+    ) -> Action:
+        """`update(Ids(seq, first, prev, snapshot), bids, asks)`, per frame: an update that chains
+        onto a synced book (the rule's `chains`) is applied without building `Ids`."""
+        sync = self.sync
+        last = sync._last
+        if sync._state is _SYNCED and last is not None:
+            fast = self._fast  # the rule's `chains`, written out for two busy rules
+            if fast is _NEXT_ID:  # (differences of ids are small ints: no int is allocated)
+                chains = seq - last == 1 and not snapshot and seq != 1
+            elif fast is _ID_RANGE:
+                chains = first is not None and last < seq and first - last <= 1 and first <= seq
+            else:
+                chains = fast is not None and fast(
+                    last, sync._after_snapshot, seq, first, prev, snapshot
+                )
+            if chains:
+                sync._last = seq  # what on_update does for APPLY in SYNCED
+                sync._after_snapshot = False
+                sync.applied += 1
+                book = self.book
+                try:
+                    book.apply_deltas(bids, asks)
+                except ValueError as exc:
+                    sync.invalidate(f"bad level: {exc}")
+                    return _RESYNC
+                if book.crossed():
+                    sync.invalidate("crossed book after a full update")
+                    return _RESYNC
+                return _APPLY
+        return self.update(Ids(seq, first, prev, snapshot), bids, asks)
 
     def snapshot(self, snapshot_id: int, bids: Levels, asks: Levels) -> bool:
         """Take a REST snapshot and replay the buffered updates; True when in sync after it."""

@@ -26,6 +26,8 @@ def test_entry_fields(entry) -> None:
     e.value, e.last_update = "w", 6
     assert (e.value, e.fresh, e.last_update) == ("w", False, 6)
     assert "fresh=False" in repr(e)
+    e.refresh("x", 9)
+    assert (e.value, e.fresh, e.last_update) == ("x", True, 9)
 
 
 def test_fast_reads_serves_fresh_entries_and_defers_the_rest(entry) -> None:

@@ -39,6 +39,7 @@ __all__ = [
     "parse_account_position",
     "parse_account_update",
     "parse_book_ticker",
+    "parse_book_ticker_floats",
     "parse_execution_report",
     "parse_instruments",
     "parse_order_trade_update",
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 VENUE = "binance"
+_NS_PER_MS = 1_000_000
 _I64_MAX = 2**63 - 1
 _MAX_DECIMALS = 18
 _SIZE_HEADROOM = 1000  # a book level aggregates many orders: allow 1000x LOT_SIZE.maxQty
@@ -198,6 +200,34 @@ def parse_book_ticker(market: str, msg: s.BookTickerMsg, ts: int) -> Ticker:
         ask=_f(msg.ask_px),
         ask_size=_f(msg.ask_qty),
         ts_event=ms_to_ns(msg.event_time),
+        last_update=ts,
+        source="ws",
+    )
+
+
+def parse_book_ticker_floats(
+    market: str, msg: s.BookTickerFloats, prev: Ticker | None, ts: int
+) -> Ticker:
+    """`@bookTicker` (numbers already floats) -> Ticker, keeping PREV's last price and volume.
+
+    The Ticker `parse_book_ticker` gives, with the protocol's merge of the last 24 h ticker
+    (PREV, when it has a last price) done in the same construction.
+    """
+    last = volume = None
+    if prev is not None and prev.last is not None:
+        last, volume = prev.last, prev.volume_24h
+    e = msg.event_time
+    return Ticker(
+        venue=VENUE,
+        market=market,
+        symbol=msg.symbol,
+        bid=msg.bid_px,
+        bid_size=msg.bid_qty,
+        ask=msg.ask_px,
+        ask_size=msg.ask_qty,
+        last=last,
+        volume_24h=volume,
+        ts_event=None if e is None else e * _NS_PER_MS,
         last_update=ts,
         source="ws",
     )

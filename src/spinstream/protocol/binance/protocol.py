@@ -32,7 +32,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 
 import msgspec
 
@@ -80,6 +80,10 @@ log = logging.getLogger(__name__)
 
 _MS = 1_000_000
 _S = 1_000_000_000
+_APPLY = Action.APPLY
+_RESET = Action.RESET
+_Depth = s.DepthMsg | s.DepthLevelsMsg  # the general and the per-frame decoding of one event
+_DEPTH, _BOOK_TICKER, _TICKER24 = "depth", "bookTicker", "ticker"  # kinds of per-frame streams
 
 
 class State(enum.Enum):
@@ -179,12 +183,17 @@ class _Base:
         """Run FN; a bad frame or body becomes `Malformed`, never an exception."""
         try:
             return fn()
-        except (msgspec.DecodeError, SpinstreamError, ValueError) as exc:
+        except Exception as exc:
+            return self._failed(what, ts, exc)
+
+    def _failed(self, what: str, ts: int, exc: Exception) -> list[Event]:
+        """What `_guard` answers for EXC raised by a handler of WHAT."""
+        if isinstance(exc, (msgspec.DecodeError, SpinstreamError, ValueError)):
             return [self._malformed(f"{what}: {exc}", ts)]
-        except Exception as exc:  # a bug: log it with its traceback, keep the connection
-            self._count("errors")
-            log.exception("binance %s handler failed", what, extra=self._extra)
-            return [self._malformed(f"{what}: internal error {type(exc).__name__}", ts)]
+        # a bug: log it with its traceback, keep the connection
+        self._count("errors")
+        log.exception("binance %s handler failed", what, extra=self._extra)  # in an except
+        return [self._malformed(f"{what}: internal error {type(exc).__name__}", ts)]
 
     def _stale(self, kind: str, symbol: str | None, reason: str, ts: int) -> Stale:
         return Stale(
@@ -267,11 +276,11 @@ class _PublicStream(_Base):
         self.max_depth = self.snapshot_limit if max_depth is None else max_depth
         self.max_buffer = max_buffer
         self._instruments: dict[str, Instrument] = dict(instruments or {})
-        self._books: dict[str, SyncedBook] = {}
+        self._books: dict[str, SyncedBook] = {}  # held only while ("book", sym) is subscribed
         self._fresh: set[str] = set()  # books served as in sync since their last Stale
-        self._early: dict[str, deque[s.DepthMsg]] = {}  # events before the decimals are known
+        self._early: dict[str, deque[_Depth]] = {}  # events before the decimals are known
         self._last_e: dict[str, int] = {}  # venue time of the last depth event fed, per symbol
-        self._tickers: dict[str, Ticker] = {}
+        self._tickers: dict[str, Ticker] = {}  # held only while ("ticker", sym) is subscribed
         self._pending: dict[int, tuple[str, str]] = {}  # req_id -> ("snapshot", sym) / ("info", "")
         self._snap_req: dict[str, int] = {}
         self._snap_wanted: set[str] = set()
@@ -290,6 +299,11 @@ class _PublicStream(_Base):
             self._depth_stream: self._on_depth,
             "ticker": self._on_ticker24,
         }
+        # the per-frame path (`receive`): a decoder of the subscribed streams' frames, and the
+        # stream type of each frame type it decodes; built again when the subscriptions change
+        self._frames: msgspec.json.Decoder[Any] | None = None
+        self._frame_kind: dict[type, str] = {}
+        self._frames_ok = False
 
     # --- contract ---------------------------------------------------------------------------
 
@@ -316,6 +330,7 @@ class _PublicStream(_Base):
         if len(wanted) > self.MAX_STREAMS:
             raise ValueError(f"one Binance connection holds at most {self.MAX_STREAMS} streams")
         self._subs.add((kind, sym))
+        self._frames_ok = False
         if kind == "book":
             self._open_book(sym)
         if self._state is State.OPEN:
@@ -329,6 +344,7 @@ class _PublicStream(_Base):
         if sym is None or (kind, sym) not in self._subs:
             return
         self._subs.discard((kind, sym))
+        self._frames_ok = False
         if kind == "book":
             self._close_book(sym)
         else:
@@ -373,6 +389,59 @@ class _PublicStream(_Base):
     def receive(self, frame: str | bytes, ts: int) -> list[Event]:
         """One frame: stream data, or the answer to a SUBSCRIBE/UNSUBSCRIBE. Never raises."""
         self._now = ts
+        # Per frame: one decode of the whole frame by a decoder of the subscribed streams' frames
+        # (each tagged by its exact name, so the type decoded says the stream type). The
+        # in-sequence diff of a held book and the bookTicker of a held ticker are handled here;
+        # anything else the decoder does not take goes the general way.
+        dec = self._frames if self._frames_ok else self._build_frames()
+        if dec is not None:
+            try:
+                msg = dec.decode(frame)
+            except (msgspec.DecodeError, UnicodeError):
+                msg = None  # the general way below says what is wrong with it
+            if msg is not None:
+                kind = self._frame_kind[type(msg)]
+                data = msg.data
+                try:
+                    if kind is _DEPTH:
+                        sym = data.symbol
+                        book = self._books.get(sym)  # held only for a subscribed symbol
+                        if book is None:
+                            return self._on_depth_msg(data, ts)
+                        e = data.event_time
+                        seq = data.last_id
+                        action = book.update_seq(
+                            seq, data.first_id, data.prev_id, False, data.bids, data.asks
+                        )
+                        self._last_e[sym] = e
+                        if action is _APPLY:
+                            return [
+                                BookUpdated(
+                                    venue=VENUE,
+                                    market=self.market,
+                                    symbol=sym,
+                                    book=book.book,
+                                    seq=seq,  # the sync's id after APPLY
+                                    ts_event=e * _MS,
+                                    ts_recv=ts,
+                                )
+                            ]
+                        return self._fed(sym, book, action, e, ts)
+                    if kind is _BOOK_TICKER:
+                        sym = data.symbol
+                        prev = self._tickers.get(sym)  # held only for a subscribed symbol
+                        if prev is None:
+                            return self._on_book_ticker_floats(data, ts)
+                        tk = parse.parse_book_ticker_floats(self.market, data, prev, ts)
+                        self._tickers[sym] = tk
+                        return [TickerUpdate(ticker=tk)]
+                    return self._on_ticker24_msg(data, ts)
+                except Exception as exc:
+                    return self._failed(type(msg).__struct_config__.tag, ts, exc)
+        return self._receive(frame, ts)
+
+    def _receive(self, frame: str | bytes, ts: int) -> list[Event]:
+        """`receive`, the general way: the envelope, then the payload by its stream type."""
         try:
             env = s.STREAM_DECODER.decode(frame)
         except (msgspec.DecodeError, UnicodeError) as exc:
@@ -391,6 +460,23 @@ class _PublicStream(_Base):
         if env.id is not None:
             return self._on_answer(env, ts)
         return [self._malformed("frame is neither stream data nor an answer", ts)]
+
+    def _build_frames(self) -> msgspec.json.Decoder[Any] | None:
+        """The per-frame decoder of the subscribed streams (built again after a change)."""
+        payloads = {  # stream type (as `_on` names it) -> (payload struct, kind)
+            self._depth_stream: (s.DepthLevelsMsg, _DEPTH),
+            "bookTicker": (s.BookTickerFloats, _BOOK_TICKER),
+            "ticker": (s.Ticker24Msg, _TICKER24),
+        }
+        kinds: dict[type, str] = {}
+        for name in self._streams():
+            payload = payloads.get(name.partition("@")[2])
+            if payload is not None:
+                kinds[s.frame_type(name, payload[0])] = payload[1]
+        self._frame_kind = kinds
+        self._frames = s.frames_decoder(kinds)
+        self._frames_ok = True
+        return self._frames
 
     def rest_response(self, req_id: int, status: int, body: bytes, ts: int) -> list[Event]:
         """A depth snapshot or exchangeInfo answer."""
@@ -473,6 +559,16 @@ class _PublicStream(_Base):
 
     # --- tickers ----------------------------------------------------------------------------
 
+    def _on_book_ticker_floats(self, msg: s.BookTickerFloats, ts: int) -> list[Event]:
+        sym = msg.symbol
+        prev = self._tickers.get(sym)  # held only for subscribed symbols
+        if prev is None and ("ticker", sym) not in self._subs:
+            self._count("unsubscribed_frames")
+            return []
+        t = parse.parse_book_ticker_floats(self.market, msg, prev, ts)
+        self._tickers[sym] = t
+        return [TickerUpdate(ticker=t)]
+
     def _on_book_ticker(self, raw: msgspec.Raw, ts: int) -> list[Event]:
         msg = s.BOOK_TICKER_DECODER.decode(raw)
         if ("ticker", msg.symbol) not in self._subs:
@@ -486,7 +582,9 @@ class _PublicStream(_Base):
         return [TickerUpdate(ticker=t)]
 
     def _on_ticker24(self, raw: msgspec.Raw, ts: int) -> list[Event]:
-        msg = s.TICKER24_DECODER.decode(raw)
+        return self._on_ticker24_msg(s.TICKER24_DECODER.decode(raw), ts)
+
+    def _on_ticker24_msg(self, msg: s.Ticker24Msg, ts: int) -> list[Event]:
         if ("ticker", msg.symbol) not in self._subs:
             self._count("unsubscribed_frames")
             return []
@@ -523,23 +621,41 @@ class _PublicStream(_Base):
             self._pending.pop(rid, None)
 
     def _on_depth(self, raw: msgspec.Raw, ts: int) -> list[Event]:
-        msg = s.DEPTH_DECODER.decode(raw)
+        return self._on_depth_msg(s.DEPTH_DECODER.decode(raw), ts)
+
+    def _on_depth_msg(self, msg: _Depth, ts: int) -> list[Event]:
         sym = msg.symbol
+        book = self._books.get(sym)  # a book exists only for a subscribed symbol
+        if book is not None:
+            return self._feed(sym, book, msg, ts)
         if ("book", sym) not in self._subs:
             self._count("unsubscribed_frames")
             return []
-        book = self._books.get(sym)
-        if book is None:  # decimals not known yet: hold the events, in order
-            early = self._early.setdefault(sym, deque(maxlen=self.max_buffer))
-            early.append(msg)
-            return []
-        return self._feed(sym, book, msg, ts)
+        # decimals not known yet: hold the events, in order
+        early = self._early.setdefault(sym, deque(maxlen=self.max_buffer))
+        early.append(msg)
+        return []
 
-    def _feed(self, sym: str, book: SyncedBook, msg: s.DepthMsg, ts: int) -> list[Event]:
-        action = book.update(parse.depth_ids(msg), msg.bids, msg.asks)
-        self._last_e[sym] = msg.event_time
-        if action is Action.APPLY or action is Action.RESET:
-            return [self._updated(sym, book, parse.ms_to_ns(msg.event_time), ts)]
+    def _feed(self, sym: str, book: SyncedBook, msg: _Depth, ts: int) -> list[Event]:
+        e = msg.event_time
+        action = book.update_seq(msg.last_id, msg.first_id, msg.prev_id, False, msg.bids, msg.asks)
+        self._last_e[sym] = e
+        return self._fed(sym, book, action, e, ts)
+
+    def _fed(self, sym: str, book: SyncedBook, action: Action, e: int, ts: int) -> list[Event]:
+        """What `_feed` answers once SYM's BOOK took an event (venue time E ms) with ACTION."""
+        if action is _APPLY or action is _RESET:
+            return [
+                BookUpdated(
+                    venue=VENUE,
+                    market=self.market,
+                    symbol=sym,
+                    book=book.book,
+                    seq=book.sync.last,
+                    ts_event=e * _MS,
+                    ts_recv=ts,
+                )
+            ]
         if action is Action.BUFFER:
             if sym not in self._snap_req:
                 self._want_snapshot(sym, ts)  # the doc's order: buffer first, then fetch

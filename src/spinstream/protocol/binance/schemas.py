@@ -7,6 +7,9 @@ so the book parses them exactly. Binance's one-letter keys are case-sensitive (`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, Union
+
 import msgspec
 
 __all__ = [
@@ -31,7 +34,9 @@ __all__ = [
     "AccountUpdateMsg",
     "AssetBalance",
     "BalanceDelta",
+    "BookTickerFloats",
     "BookTickerMsg",
+    "DepthLevelsMsg",
     "DepthMsg",
     "ErrorBody",
     "EventStreamTerminated",
@@ -64,6 +69,8 @@ __all__ = [
     "WsApiError",
     "WsApiFrame",
     "WsApiResult",
+    "frame_type",
+    "frames_decoder",
 ]
 
 Level = list[str]  # [price, quantity] (a list, not a 2-tuple: tolerate extra items)
@@ -129,6 +136,74 @@ class Ticker24Msg(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     bid_qty: str | None = msgspec.field(default=None, name="B")
     ask_px: str | None = msgspec.field(default=None, name="a")
     ask_qty: str | None = msgspec.field(default=None, name="A")
+
+
+# --- the per-frame path: a frame of a subscribed stream, decoded in one pass ------------------
+# `frames_decoder` decodes the frames of the streams it is given: each stream is its own frame
+# type, tagged by its exact name (the `stream` field), whose `data` is the payload struct of the
+# stream type. A frame of any other stream (or shape) fails it and goes the general way:
+# `STREAM_DECODER`, then the payload decoder above. It decodes in lax mode, for the floats of
+# `BookTickerFloats`; so, unlike the general way, it also takes an integer written as text
+# ("123"), a bookTicker price or quantity written as a JSON number, and reads "-0" as 0.0 (not
+# -0.0); and it leaves unchecked the envelope's answer fields (`id`, `error`, `code`, `msg`),
+# which a stream frame does not carry. Binance sends none of these.
+
+
+class DepthLevelsMsg(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """`DepthMsg` whose levels are exactly `[price, quantity]` (what Binance sends)."""
+
+    event_time: int = msgspec.field(name="E")
+    symbol: str = msgspec.field(name="s")
+    first_id: int = msgspec.field(name="U")
+    last_id: int = msgspec.field(name="u")
+    prev_id: int | None = msgspec.field(default=None, name="pu")
+    bids: list[tuple[str, str]] = msgspec.field(name="b")
+    asks: list[tuple[str, str]] = msgspec.field(name="a")
+
+
+class BookTickerFloats(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """`BookTickerMsg` with the four numbers as floats (decoded in lax mode, from their text).
+
+    The ticker model holds floats anyway; msgspec's number parser rounds exactly like
+    `float()` on the JSON number syntax Binance uses, and rejects the rest (which then goes the
+    general way, through `float()`).
+    """
+
+    update_id: int = msgspec.field(name="u")
+    symbol: str = msgspec.field(name="s")
+    bid_px: float = msgspec.field(name="b")
+    bid_qty: float = msgspec.field(name="B")
+    ask_px: float = msgspec.field(name="a")
+    ask_qty: float = msgspec.field(name="A")
+    event_time: int | None = msgspec.field(default=None, name="E")
+
+
+_FRAME_TYPES: dict[tuple[str, type], type] = {}  # one per stream name ever subscribed
+
+
+def frame_type(stream: str, payload: type) -> type:
+    """The frame type of STREAM exactly (the tag of its `stream` field), carrying a PAYLOAD."""
+    key = (stream, payload)
+    typ = _FRAME_TYPES.get(key)
+    if typ is None:
+        typ = _FRAME_TYPES[key] = msgspec.defstruct(
+            "StreamFrame",
+            [("data", payload)],  # the answer fields of `StreamEnvelope` are not read here
+            tag_field="stream",
+            tag=stream,
+            frozen=True,
+            kw_only=True,
+            gc=False,
+        )
+    return typ
+
+
+def frames_decoder(types: Iterable[type]) -> msgspec.json.Decoder[Any] | None:
+    """A decoder of the frames of these `frame_type`s (None for none)."""
+    union = tuple(types)
+    if not union:
+        return None
+    return msgspec.json.Decoder(Union[union], strict=False)  # noqa: UP007 - built at run time
 
 
 # --- spot user data over the WS API (`{"subscriptionId", "event"}` / `{"id", "status"}`) -----

@@ -27,6 +27,7 @@ from . import schemas
 __all__ = [
     "VENUE",
     "merge_ticker",
+    "merge_ticker_floats",
     "ms_to_ns",
     "num",
     "parse_account",
@@ -38,6 +39,8 @@ __all__ = [
     "parse_trades",
     "side",
     "step_decimals",
+    "ticker_data",
+    "ticker_floats",
 ]
 
 VENUE = "bybit"
@@ -116,6 +119,69 @@ def merge_ticker(base: schemas.TickerData, delta: schemas.TickerData) -> schemas
     """BASE with every field DELTA carries (a linear delta sends only what changed)."""
     changed = {f: v for f in _TICKER_FIELDS if (v := getattr(delta, f)) is not None}
     return replace(base, **changed) if changed else base
+
+
+def ticker_floats(
+    market: str, data: schemas.TickerFloats, ts_event: int | None, ts_recv: int
+) -> Ticker:
+    """A `tickers` snapshot (numbers already floats) as a `Ticker`: what `parse_ticker` gives."""
+    return Ticker(
+        venue=VENUE,
+        market=market,
+        symbol=data.symbol,
+        bid=data.bid1Price,
+        bid_size=data.bid1Size,
+        ask=data.ask1Price,
+        ask_size=data.ask1Size,
+        last=data.lastPrice,
+        volume_24h=data.volume24h,
+        ts_event=ts_event,
+        last_update=ts_recv,
+        source="ws",
+    )
+
+
+def merge_ticker_floats(
+    base: Ticker, delta: schemas.TickerFloats, ts_event: int | None, ts_recv: int
+) -> Ticker:
+    """BASE (the merged ticker so far) with every field DELTA carries, as a new `Ticker`.
+
+    The same as `parse_ticker(market, merge_ticker(base's record, delta), ...)`, with only the
+    changed numbers parsed.
+    """
+    bid, bid_size, ask, ask_size = delta.bid1Price, delta.bid1Size, delta.ask1Price, delta.ask1Size
+    last, volume = delta.lastPrice, delta.volume24h
+    return Ticker(
+        venue=VENUE,
+        market=base.market,
+        symbol=base.symbol,
+        bid=base.bid if bid is None else bid,
+        bid_size=base.bid_size if bid_size is None else bid_size,
+        ask=base.ask if ask is None else ask,
+        ask_size=base.ask_size if ask_size is None else ask_size,
+        last=base.last if last is None else last,
+        volume_24h=base.volume_24h if volume is None else volume,
+        ts_event=ts_event,
+        last_update=ts_recv,
+        source="ws",
+    )
+
+
+def ticker_data(ticker: Ticker) -> schemas.TickerData:
+    """A merged linear `Ticker` back as its record: `num` reads each text as the same float."""
+    return schemas.TickerData(
+        symbol=ticker.symbol,
+        bid1Price=_text(ticker.bid),
+        bid1Size=_text(ticker.bid_size),
+        ask1Price=_text(ticker.ask),
+        ask1Size=_text(ticker.ask_size),
+        lastPrice=_text(ticker.last),
+        volume24h=_text(ticker.volume_24h),
+    )
+
+
+def _text(value: float | None) -> str | None:
+    return None if value is None else repr(value)
 
 
 def parse_ticker(

@@ -32,14 +32,15 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 from msgspec.structs import replace
 
 from spinstream.credentials import Credentials
 from spinstream.errors import ParseError, ProtocolError, SpinstreamError, UnsupportedError
-from spinstream.models import Order, Position
-from spinstream.protocol.booksync import Action, BybitRule, Ids, SyncedBook
+from spinstream.models import Order, Position, Ticker
+from spinstream.protocol.booksync import Action, BybitRule, SyncedBook
 from spinstream.protocol.events import (
     AccountUpdate,
     Authenticated,
@@ -77,6 +78,10 @@ ENVS = ("live", "testnet", "demo")
 BOOK_DEPTHS = (50, 200, 1000)  # orderbook.1 is snapshot-only and serves spot tickers
 _NS = 1_000_000_000
 _MS = 1_000_000
+_TICKER = schemas.TickerFloats
+_APPLY = Action.APPLY
+_RESET = Action.RESET
+_RESYNC = Action.RESYNC
 
 
 class Link(enum.Enum):
@@ -222,14 +227,17 @@ class _Stream:
             if env.op is not None:
                 return self._on_op(env, ts)
             return self._malformed("frame without topic or op", ts)
-        except (msgspec.DecodeError, ValueError, SpinstreamError) as exc:  # ParseError is both
-            return self._malformed(f"{env.topic or env.op}: {exc}", ts)
-        except Exception:  # a bug must not kill the connection; it is logged and counted
-            log.exception(
-                "bybit frame handler failed", extra={"venue": VENUE, "conn": self.endpoint}
-            )
-            self.counters["errors"] += 1
-            return self._malformed(f"{env.topic or env.op}: internal error", ts)
+        except Exception as exc:
+            return self._failed(env.topic or env.op, ts, exc)
+
+    def _failed(self, what: str | None, ts: int, exc: Exception) -> list[Event]:
+        """What `receive` answers for EXC raised by the handler of WHAT (topic or op)."""
+        if isinstance(exc, (msgspec.DecodeError, ValueError, SpinstreamError)):
+            return self._malformed(f"{what}: {exc}", ts)  # ParseError is both
+        # a bug must not kill the connection; it is logged (in an except) and counted
+        log.exception("bybit frame handler failed", extra={"venue": VENUE, "conn": self.endpoint})
+        self.counters["errors"] += 1
+        return self._malformed(f"{what}: internal error", ts)
 
     def _on_op(self, env: schemas.Envelope, ts: int) -> list[Event]:
         if env.op == "pong" or (env.op == "ping" and env.ret_msg == "pong"):
@@ -306,10 +314,17 @@ class BybitPublic(_Stream):
         self._topics: dict[str, _Topic] = {}
         self._steps: dict[str, rest.InstrumentSteps] = {}
         self._books: dict[str, SyncedBook] = {}
-        self._tickers: dict[str, schemas.TickerData] = {}  # merged linear / last spot stats
+        # merged linear ticker (a Ticker; its record while it holds text that is no number) /
+        # last spot stats (a record)
+        self._tickers: dict[str, schemas.TickerData | Ticker] = {}
         self._tops: dict[str, schemas.Orderbook] = {}  # spot orderbook.1
         self._inflight: dict[int, str] = {}  # REST req_id -> symbol (instrument info)
         self._retry: dict[str, int] = {}  # symbol -> ts to re-request instrument info
+        # the per-frame path (`receive`): a decoder of the subscribed topics' pushes, and the
+        # topic of each frame type it decodes; built again when the topics change
+        self._frames: msgspec.json.Decoder[Any] | None = None
+        self._frame_topic: dict[type, _Topic] = {}
+        self._frames_ok = False
         self._on: dict[str, Callable[[schemas.Envelope, _Topic, int], list[Event]]] = {
             "orderbook": self._on_orderbook,
             "tickers": self._on_tickers,
@@ -343,6 +358,85 @@ class BybitPublic(_Stream):
             return (f"publicTrade.{symbol}",)
         raise UnsupportedError(f"bybit public streams have no {kind!r}")
 
+    def _build_frames(self) -> msgspec.json.Decoder[Any] | None:
+        """The per-frame decoder of the subscribed orderbook and linear tickers topics."""
+        topics: dict[type, _Topic] = {}
+        for name, t in self._topics.items():
+            if name.startswith("orderbook."):
+                topics[schemas.frame_type(name, schemas.Orderbook)] = t
+            elif name.startswith("tickers.") and self.market != "spot":
+                topics[schemas.frame_type(name, schemas.TickerFloats)] = t
+        self._frame_topic = topics
+        self._frames = schemas.frames_decoder(topics)
+        self._frames_ok = True
+        return self._frames
+
+    def receive(self, frame: str | bytes, ts: int) -> list[Event]:
+        """Decode one frame and dispatch it; never raises (a bad frame is `Malformed`)."""
+        # Per frame: one decode of the whole frame by a decoder of the subscribed topics' pushes
+        # (each tagged by its exact topic, so the type decoded says the topic). A book's delta
+        # and a linear ticker's delta are handled here; the other pushes of these topics by
+        # `_on_orderbook_frame` / `_on_ticker_frame`, anything else the general way.
+        dec = self._frames if self._frames_ok else self._build_frames()
+        if dec is not None:
+            try:
+                env = dec.decode(frame)
+            except msgspec.DecodeError:
+                env = None  # the general way below says what is wrong with it
+            if env is not None:
+                self._last_recv = ts
+                t = self._frame_topic[type(env)]
+                data = env.data
+                try:
+                    if type(data) is _TICKER:  # a delta onto the last Ticker
+                        base = self._tickers.get(t.symbol)
+                        if (
+                            env.type != "delta"
+                            or type(base) is not Ticker
+                            or data.symbol != t.symbol
+                        ):
+                            events = self._on_ticker_frame(env, t, ts)
+                            if events is not None:
+                                return events
+                            return super().receive(frame, ts)
+                        e = env.ts
+                        ticker = parse.merge_ticker_floats(
+                            base,
+                            data,
+                            None if e is None else e * _MS,
+                            ts,
+                        )
+                        self._tickers[t.symbol] = ticker
+                        return [TickerUpdate(ticker=ticker)]
+                    if (
+                        env.type != "delta"
+                        or t.kind != "book"
+                        or data.s != t.symbol
+                        or (book := self._books.get(t.symbol)) is None
+                    ):
+                        return self._on_orderbook_frame(env, t, ts)
+                    seq = data.u  # `_orderbook` for a delta of a held book
+                    action = book.update_seq(seq, None, None, False, data.b, data.a)
+                    if action is _APPLY or action is _RESET:  # RESET: u == 1
+                        e = env.ts
+                        return [
+                            BookUpdated(
+                                venue=VENUE,
+                                market=self.market,
+                                symbol=t.symbol,
+                                book=book.book,
+                                seq=seq,
+                                ts_event=None if e is None else e * _MS,
+                                ts_recv=ts,
+                            )
+                        ]
+                    if action is _RESYNC:
+                        return self._resync(t, book.sync.reason or "gap", ts)
+                    return []  # DROP (stale) or BUFFER (waiting for the snapshot)
+                except Exception as exc:
+                    return self._failed(t.name, ts, exc)
+        return super().receive(frame, ts)
+
     def subscribe(self, kind: str, symbol: str | None) -> None:
         """Want KIND ("ticker", "book", "trades") of SYMBOL; sent now if connected."""
         if not symbol:
@@ -354,6 +448,7 @@ class BybitPublic(_Stream):
         self._wanted[k, symbol] = names
         for name in names:
             self._topics[name] = _Topic(name, k, symbol)
+        self._frames_ok = False
         if k == "book" and symbol not in self._books:
             if symbol in self._steps:
                 self._make_book(symbol)
@@ -365,6 +460,7 @@ class BybitPublic(_Stream):
     def unsubscribe(self, kind: str, symbol: str | None) -> None:
         """Stop KIND of SYMBOL; its state is dropped."""
         names = self._wanted.pop((kind, symbol or ""), ())  # type: ignore[arg-type]
+        self._frames_ok = False
         for name in names:
             t = self._topics.pop(name, None)
             if t is not None and t.sent and self._link is Link.CONNECTED:
@@ -534,18 +630,24 @@ class BybitPublic(_Stream):
             return self._malformed(f"{t.name}: data for {data.s!r}", ts)
         if env.type not in ("snapshot", "delta"):
             return self._malformed(f"{t.name}: type {env.type!r}", ts)
-        ts_event = _ms_ns(env.ts)
+        return self._orderbook(data, env.type == "snapshot", _ms_ns(env.ts), t, ts)
+
+    def _orderbook(
+        self, data: schemas.Orderbook, snapshot: bool, ts_event: int | None, t: _Topic, ts: int
+    ) -> list[Event]:
+        """An orderbook push of topic T, checked (symbol, type "snapshot" or "delta")."""
         if t.kind == "ticker":  # spot orderbook.1: the top of book of the spot ticker
             self._tops[t.symbol] = data
-            stats = self._tickers.get(t.symbol)
+            stats = self._tickers.get(t.symbol)  # spot keeps the record
+            assert not isinstance(stats, Ticker)
             ticker = parse.parse_spot_ticker(t.symbol, data, stats, ts_event, ts)
             return [TickerUpdate(ticker=ticker)]
         book = self._books.get(t.symbol)
         if book is None:
             self.counters["unsubscribed"] += 1
             return []
-        action = book.update(Ids(seq=data.u, snapshot=env.type == "snapshot"), data.b, data.a)
-        if action is Action.APPLY or action is Action.RESET:
+        action = book.update_seq(data.u, None, None, snapshot, data.b, data.a)
+        if action is _APPLY or action is _RESET:
             return [
                 BookUpdated(
                     venue=VENUE,
@@ -557,9 +659,38 @@ class BybitPublic(_Stream):
                     ts_recv=ts,
                 )
             ]
-        if action is Action.RESYNC:
+        if action is _RESYNC:
             return self._resync(t, book.sync.reason or "gap", ts)
         return []  # DROP (stale) or BUFFER (waiting for the snapshot)
+
+    def _on_orderbook_frame(self, env: Any, t: _Topic, ts: int) -> list[Event]:
+        """An orderbook push decoded per frame that `receive` does not handle: `_on_orderbook`."""
+        data: schemas.Orderbook = env.data
+        if data.s != t.symbol:
+            return self._malformed(f"{t.name}: data for {data.s!r}", ts)
+        e = env.ts
+        return self._orderbook(data, env.type == "snapshot", None if e is None else e * _MS, t, ts)
+
+    def _on_ticker_frame(self, env: Any, t: _Topic, ts: int) -> list[Event] | None:
+        """A linear `tickers` push decoded per frame that `receive` does not handle inline:
+        `_on_tickers`; None for a delta onto a record kept as text (the general way)."""
+        data: schemas.TickerFloats = env.data
+        sym = t.symbol
+        if data.symbol != sym:
+            return self._malformed(f"{t.name}: data for {data.symbol!r}", ts)
+        e = env.ts
+        ts_event = None if e is None else e * _MS
+        if env.type == "snapshot":
+            ticker = parse.ticker_floats(self.market, data, ts_event, ts)
+        else:
+            base = self._tickers.get(sym)
+            if base is None:
+                return self._malformed(f"{t.name}: delta before its snapshot", ts)
+            if not isinstance(base, Ticker):
+                return None
+            ticker = parse.merge_ticker_floats(base, data, ts_event, ts)
+        self._tickers[sym] = ticker
+        return [TickerUpdate(ticker=ticker)]
 
     def _resync(self, t: _Topic, reason: str, ts: int) -> list[Event]:
         """A broken book: stale now; resubscribe so Bybit sends a new snapshot."""
@@ -593,6 +724,8 @@ class BybitPublic(_Stream):
             base = self._tickers.get(t.symbol)
             if base is None:
                 return self._malformed(f"{t.name}: delta before its snapshot", ts)
+            if isinstance(base, Ticker):  # merged by the per-frame path
+                base = parse.ticker_data(base)
             merged = parse.merge_ticker(base, data)
         else:
             return self._malformed(f"{t.name}: type {env.type!r}", ts)
@@ -603,6 +736,7 @@ class BybitPublic(_Stream):
             )
         else:
             ticker = parse.parse_ticker(self.market, merged, ts_event, ts)
+            self._tickers[t.symbol] = ticker  # the same state, where the per-frame path goes on
         return [TickerUpdate(ticker=ticker)]
 
     def _on_trades(self, env: schemas.Envelope, t: _Topic, ts: int) -> list[Event]:

@@ -9,7 +9,8 @@ still decodes and `check_error` can read `retCode`.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from collections.abc import Iterable
+from typing import Any, Generic, Literal, TypeVar, Union
 
 import msgspec
 
@@ -44,9 +45,12 @@ __all__ = [
     "RestOrderbook",
     "RestStatus",
     "TickerData",
+    "TickerFloats",
     "TradeData",
     "WalletAccount",
     "WalletCoin",
+    "frame_type",
+    "frames_decoder",
 ]
 
 T = TypeVar("T")
@@ -95,6 +99,67 @@ class TickerData(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     ask1Size: str | None = None
     lastPrice: str | None = None
     volume24h: str | None = None
+
+
+# --- per-frame decoding: a push of a subscribed topic, decoded in one pass -------------------
+# `frames_decoder` decodes the pushes of the topics it is given: each topic is its own frame
+# type, tagged by its exact name (the `topic` field), with the payload struct of its channel as
+# `data`. A frame of any other topic (or shape) fails it and goes the general way: `ENVELOPE`,
+# then the payload decoder of its channel. It decodes in lax mode, for the floats of
+# `TickerFloats`; so, unlike the general way, it also takes an integer written as text ("123";
+# "null" where null is allowed), a ticker price or size written as a JSON number or as "null"
+# (read as absent), and reads "-0" as 0.0 (not -0.0); and it leaves unchecked the envelope
+# fields a public push does not use (`cs`, `creationTime`, `op`, `success`, `ret_msg`,
+# `req_id`). Bybit sends none of these.
+
+
+class TickerFloats(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """`TickerData` with the numbers as floats: decoded in lax mode, from their text.
+
+    The ticker model holds floats anyway, and msgspec's number parser rounds as `float()` does
+    on the JSON number syntax Bybit writes. Text that is no such number ("" included) fails the
+    decode and the frame goes the general way (`num`).
+    """
+
+    symbol: str
+    bid1Price: float | None = None
+    bid1Size: float | None = None
+    ask1Price: float | None = None
+    ask1Size: float | None = None
+    lastPrice: float | None = None
+    volume24h: float | None = None
+
+
+_FRAME_TYPES: dict[tuple[str, type], type] = {}  # one per topic ever subscribed
+
+
+def frame_type(topic: str, payload: type) -> type:
+    """The push type of TOPIC exactly (the tag of its `topic` field), carrying a PAYLOAD."""
+    key = (topic, payload)
+    typ = _FRAME_TYPES.get(key)
+    if typ is None:
+        typ = _FRAME_TYPES[key] = msgspec.defstruct(
+            "TopicFrame",
+            [  # what a public push uses; the other fields of `Envelope` are not read here
+                ("type", Literal["snapshot", "delta"]),
+                ("ts", int | None, None),
+                ("data", payload),
+            ],
+            tag_field="topic",
+            tag=topic,
+            frozen=True,
+            kw_only=True,
+            gc=False,
+        )
+    return typ
+
+
+def frames_decoder(types: Iterable[type]) -> msgspec.json.Decoder[Any] | None:
+    """A decoder of the pushes of these `frame_type`s (None for none)."""
+    union = tuple(types)
+    if not union:
+        return None
+    return msgspec.json.Decoder(Union[union], strict=False)  # noqa: UP007 - built at run time
 
 
 class TradeData(msgspec.Struct, frozen=True, kw_only=True, gc=False):
