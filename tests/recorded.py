@@ -11,7 +11,7 @@ import gzip
 import hashlib
 import json
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,11 @@ COPIES = HERE / "fixtures" / "recorded"
 SHARED = HERE.parent.parent / "shared" / "fixtures" / "recorded"
 
 
-@lru_cache(maxsize=None)
+@cache
 def raw(name: str) -> bytes:
     """The recorded file NAME (e.g. "OKX.jsonl"), checked against SHA256SUMS."""
     data = gzip.decompress((COPIES / (name + ".gz")).read_bytes())
-    sums = dict(
-        reversed(line.split()) for line in (COPIES / "SHA256SUMS").read_text().splitlines()
-    )
+    sums = dict(reversed(line.split()) for line in (COPIES / "SHA256SUMS").read_text().splitlines())
     if hashlib.sha256(data).hexdigest() != sums[name]:
         raise AssertionError(f"{name}: copy does not match its recorded SHA-256")
     return data

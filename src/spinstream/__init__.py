@@ -21,10 +21,10 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 if TYPE_CHECKING:
-    from spinstream.credentials import Credentials
-    from spinstream.ctx import Context
-    from spinstream.worker import Worker
-    from spinstream.workspace import AccountConfig, Workspace
+    from spinstream.credentials import Credentials  # noqa: F401
+    from spinstream.ctx import Context  # noqa: F401
+    from spinstream.worker import Worker  # noqa: F401
+    from spinstream.workspace import AccountConfig, Workspace  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -11,8 +11,8 @@ import logging
 import threading
 
 import pytest
-from polling import wait_for
 
+from polling import wait_for
 from spinstream.ctx import Context
 from spinstream.errors import AuthError, ConfigError, RateLimited
 from spinstream.worker import Worker

@@ -38,13 +38,22 @@ sign = st.sampled_from(["", "+", "-"])
 digits = st.text("0123456789", max_size=25)
 exponent = st.one_of(
     st.just(""),
-    st.builds(lambda e, s, d: e + s + d, st.sampled_from("eE"), sign, st.text("0123456789", max_size=4)),
+    st.builds(
+        lambda e, s, d: e + s + d, st.sampled_from("eE"), sign, st.text("0123456789", max_size=4)
+    ),
 )
 decimal_text = st.builds(
-    lambda s, i, dot, f, e: s + i + dot + f + e, sign, digits, st.sampled_from(["", "."]), digits, exponent
+    lambda s, i, dot, f, e: s + i + dot + f + e,
+    sign,
+    digits,
+    st.sampled_from(["", "."]),
+    digits,
+    exponent,
 )
 garbage = st.text(max_size=12)
-any_text = st.one_of(decimal_text, garbage, st.sampled_from(["inf", "nan", "1e", " 1", "1_0", "--1"]))
+any_text = st.one_of(
+    decimal_text, garbage, st.sampled_from(["inf", "nan", "1e", " 1", "1_0", "--1"])
+)
 
 
 def reference(text: str, d: int):
@@ -94,7 +103,9 @@ def test_format_roundtrip(pair, value, d, trim) -> None:
 
 
 @SETTINGS
-@given(x=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers()), d=st.integers(0, 18))
+@given(
+    x=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers()), d=st.integers(0, 18)
+)
 def test_numbers_match_twin(pair, x, d) -> None:
     compiled, twin = pair
     assert outcome(compiled.book.parse_fixed, x, d) == outcome(twin.book.parse_fixed, x, d)
@@ -114,7 +125,9 @@ op = st.one_of(
     st.tuples(st.just("bad"), levels, st.lists(bad_level, min_size=1, max_size=2)),
     st.tuples(st.just("set"), st.booleans(), st.integers(9990, 11600), st.integers(0, 3)),
     st.tuples(st.just("truncate"), st.integers(0, 20)),
-    st.tuples(st.just("clear"),),
+    st.tuples(
+        st.just("clear"),
+    ),
 )
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 
 import recorded
-
 from spinstream.protocol.booksync import BINANCE_SPOT, Action, BookSync, Ids, SyncState
 
 FILE = "BINANCE.jsonl"
@@ -90,5 +89,7 @@ def test_depth_sync_and_book_ticker(core) -> None:
         assert ask == (p(t["a"], PD), p(t["A"], SD)), t
         compared += 1
     assert len(tickers) == 84
-    print(f"binance: {applied} applied, {stale} stale, {compared} of {len(tickers)} bookTickers compared")
+    print(
+        f"binance: {applied} applied, {stale} stale, {compared} of {len(tickers)} bookTickers compared"
+    )
     assert compared == 26, compared

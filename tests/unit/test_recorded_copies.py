@@ -7,6 +7,7 @@ import hashlib
 from importlib import resources
 
 import pytest
+
 import recorded
 
 NAMES = ["BINANCE.jsonl", "BYBIT.jsonl", "COINBASE.jsonl", "DERIBIT.jsonl", "OKX.jsonl"]
@@ -22,7 +23,9 @@ def test_copy_matches_shared(name: str) -> None:
     shared = recorded.SHARED / name
     if not shared.exists():
         pytest.skip("../shared is not beside the project (e.g. inside a wheel build container)")
-    assert hashlib.sha256(shared.read_bytes()).digest() == hashlib.sha256(recorded.raw(name)).digest()
+    assert (
+        hashlib.sha256(shared.read_bytes()).digest() == hashlib.sha256(recorded.raw(name)).digest()
+    )
 
 
 def test_packaged_okx_recording_is_the_recorded_one() -> None:

@@ -43,7 +43,7 @@ class TickerUpdate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 class BookUpdated(msgspec.Struct, frozen=True, kw_only=True):
-    """A book was changed in place and is in sync; `book` is the live `_core.Book` the protocol owns.
+    """A book changed in place and is in sync; `book` is the live `_core.Book` the protocol owns.
 
     The cache keeps a reference to it and converts on read, so no copy is made per update.
     """

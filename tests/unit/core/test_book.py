@@ -113,7 +113,9 @@ def make(core, bids, asks, pd=2, sd=3, depth=0):
 
 
 def test_snapshot_and_reads(core) -> None:
-    b = make(core, [["100.5", "1"], ["100.25", "2.5"], ["99", "0.001"]], [["101", "3"], ["102.75", "4"]])
+    b = make(
+        core, [["100.5", "1"], ["100.25", "2.5"], ["99", "0.001"]], [["101", "3"], ["102.75", "4"]]
+    )
     assert (b.bid_count, b.ask_count) == (3, 2)
     assert b.best_bid() == (10050, 1000)
     assert b.best_ask() == (10100, 3000)
@@ -141,7 +143,9 @@ def test_empty_book(core) -> None:
 
 def test_deltas_update_insert_delete(core) -> None:
     b = make(core, [["100", "1"], ["99", "1"]], [["101", "1"]])
-    b.apply_deltas([["100", "5"], ["98", "2"], ["99", "0"], ["97", "0"]], [["101", "0"], ["103", "1", "x", 4]])
+    b.apply_deltas(
+        [["100", "5"], ["98", "2"], ["99", "0"], ["97", "0"]], [["101", "0"], ["103", "1", "x", 4]]
+    )
     b._check()
     assert b.bids(10).tolist() == [[10000, 5000], [9800, 2000]]
     assert b.asks(10).tolist() == [[10300, 1000]]

@@ -366,7 +366,7 @@ class Book:
             prices = side.prices
             if len(prices) != len(side.sizes):
                 raise InvariantError(f"{name} index and sizes disagree")
-            for a, b in zip(prices, prices[1:]):
+            for a, b in zip(prices, prices[1:], strict=False):
                 if a >= b:
                     raise InvariantError(f"{name} prices not strictly sorted ({a}, {b})")
             for p in prices:

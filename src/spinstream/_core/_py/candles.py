@@ -183,7 +183,7 @@ class CandleAggregator:
             raise ValueError("negative size in batch")
         closed = 0
         add = self._add
-        for a, b, c in zip(t.tolist(), p.tolist(), s.tolist()):
+        for a, b, c in zip(t.tolist(), p.tolist(), s.tolist(), strict=True):
             closed += add(a, b, c)
         return closed
 

@@ -105,7 +105,7 @@ class TickRing:
         first = c + m - w
         slot = first % cap
         n1 = min(w, cap - slot)
-        for name, col in zip(TICK_DTYPE.names, cols):
+        for name, col in zip(TICK_DTYPE.names, cols, strict=True):
             field = self._buf[name]
             field[slot : slot + n1] = col[m - w : m - w + n1]
             field[: w - n1] = col[m - w + n1 :]
