@@ -48,6 +48,10 @@ class AccountRuntime:
         self.rest = importlib.import_module(f"spinstream.protocol.{cfg.venue}.rest")
         # (market, kind) -> the protocol class (one per kind of connection) that streams it
         self.routes: dict[tuple[str, str], type] = pkg.PROTOCOLS
+        # (market, kind) -> kinds subscribed along with it, same symbol (USD-M ticker: its stats)
+        self.companions: dict[tuple[str, str], list[tuple[str, str]]] = getattr(
+            pkg, "COMPANIONS", {}
+        )
         bases = {
             market: cfg.resolve(envs[cfg.env])
             for market, envs in self.spec.rest_bases.items()
@@ -78,7 +82,7 @@ class AccountRuntime:
     # ------------------------------------------------------------------ streams (loop thread)
 
     def subscribe(self, market: str, kind: str, symbol: str | None) -> None:
-        """Make sure (kind, symbol) of MARKET is streamed; call on the event loop."""
+        """Make sure (kind, symbol) of MARKET (and its COMPANIONS) is streamed; on the loop."""
         cls = self.routes.get((market, kind))
         if cls is None:
             return  # the venue does not stream this kind on this market: REST it stays
@@ -87,6 +91,8 @@ class AccountRuntime:
         if (kind, symbol) not in proto.subscriptions():
             proto.subscribe(kind, symbol)
             conn.poke()
+            for comp_market, comp_kind in self.companions.get((market, kind), ()):
+                self.subscribe(comp_market, comp_kind, symbol)
 
     def _connection(self, cls: type, market: str) -> StreamConnection:
         key = (cls.__name__, market)

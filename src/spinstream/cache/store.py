@@ -30,6 +30,7 @@ from spinstream.protocol.events import (
     OrderUpdate,
     PositionUpdate,
     Stale,
+    TickerStats,
     TickerUpdate,
     TradeUpdate,
 )
@@ -75,6 +76,7 @@ class Store:
 
     def __init__(self) -> None:
         self._tickers: dict[MKey, dict[str, _Entry]] = {}  # (alias, market) -> symbol -> entry
+        self._stats: dict[Key, TickerStats] = {}  # 24 h stats merged into tickers (USD-M)
         self._books: dict[MKey, dict[str, _BookEntry]] = {}
         self._book_index: dict[Key, _BookEntry] = {}  # the same entries by (alias, market, sym)
         self._accounts: dict[MKey, _Entry] = {}
@@ -115,6 +117,10 @@ class Store:
                 self._n_books += 1
             elif t is TickerUpdate:
                 tk = ev.ticker  # type: ignore[union-attr]
+                if tk.last is None and self._stats:  # stats from another stream: merge them in
+                    st = self._stats.get((alias, tk.market, tk.symbol))
+                    if st is not None:
+                        tk = msgspec.structs.replace(tk, last=st.last, volume_24h=st.volume_24h)
                 key = (alias, tk.market)
                 by_symbol = self._tickers.get(key)
                 if by_symbol is None:
@@ -125,6 +131,9 @@ class Store:
                 else:
                     e.refresh(tk, tk.last_update)
                 self._n_tickers += 1
+            elif t is TickerStats:
+                self._apply_stats(alias, ev)  # type: ignore[arg-type]
+                self._counts["TickerStats"] += 1
             else:
                 self._apply_other(alias, ev)
                 self._counts[t.__name__] += 1
@@ -137,6 +146,26 @@ class Store:
             books = self._books.setdefault((alias, ev.market), {})
         books[ev.symbol] = entry
         self._book_index[(alias, ev.market, ev.symbol)] = entry
+
+    def _apply_stats(self, alias: str, ev: TickerStats) -> None:
+        """Keep EV for the symbol's next tickers and merge it into the cached one (if any).
+
+        The ticker's freshness, times and bid/ask stay what its own stream said.
+        """
+        self._stats[(alias, ev.market, ev.symbol)] = ev
+        e = self._tickers.get((alias, ev.market), {}).get(ev.symbol)
+        if e is not None:
+            e.value = msgspec.structs.replace(e.value, last=ev.last, volume_24h=ev.volume_24h)
+
+    def _drop_stats(self, alias: str, market: str, symbol: str | None) -> None:
+        """The stats stream went stale: forget its stats and blank them in the cached tickers."""
+        for key in [k for k in self._stats if k[:2] == (alias, market)]:
+            if symbol is not None and key[2] != symbol:
+                continue
+            del self._stats[key]
+            e = self._tickers.get((alias, market), {}).get(key[2])
+            if e is not None:
+                e.value = msgspec.structs.replace(e.value, last=None, volume_24h=None)
 
     def _apply_other(self, alias: str, ev: Event) -> None:
         if isinstance(ev, AccountUpdate):
@@ -192,6 +221,8 @@ class Store:
                 if len(lst) > 1000:
                     del lst[:500]
         elif isinstance(ev, Stale):
+            if ev.kind == "ticker24h":
+                self._drop_stats(alias, ev.market, ev.symbol)
             self._mark(alias, ev.market, ev.kind, ev.symbol, False)
             self._counts["stale_marks"] += 1
             log.warning(

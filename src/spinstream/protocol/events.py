@@ -29,6 +29,7 @@ __all__ = [
     "Stale",
     "StreamProtocol",
     "Subscribed",
+    "TickerStats",
     "TickerUpdate",
     "TradeUpdate",
 ]
@@ -40,6 +41,21 @@ class TickerUpdate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A ticker arrived (already merged with earlier deltas where the venue sends deltas)."""
 
     ticker: Ticker
+
+
+class TickerStats(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """Rolling 24 h stats of a symbol from a stream other than its best bid/ask (USD-M `/market`).
+
+    The cache merges them into that symbol's ticker; the bid/ask stream decides its freshness.
+    """
+
+    venue: str
+    market: str
+    symbol: str
+    last: float | None
+    volume_24h: float | None
+    ts_event: int | None
+    ts_recv: int
 
 
 class BookUpdated(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,8 +169,9 @@ class Malformed(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
 
 Event = (
-    TickerUpdate | BookUpdated | AccountUpdate | BalanceUpdate | PositionUpdate | OrderUpdate
-    | TradeUpdate | Subscribed | Authenticated | AuthFailed | Stale | Fresh | Malformed
+    TickerUpdate | BookUpdated | TickerStats | AccountUpdate | BalanceUpdate | PositionUpdate
+    | OrderUpdate | TradeUpdate | Subscribed | Authenticated | AuthFailed | Stale | Fresh
+    | Malformed
 )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from spinstream.models import (
 )
 from spinstream.protocol.binance import schemas as s
 from spinstream.protocol.booksync import Ids
+from spinstream.protocol.events import TickerStats
 
 __all__ = [
     "VENUE",
@@ -47,6 +48,7 @@ __all__ = [
     "parse_rest_order",
     "parse_rest_ticker",
     "parse_spot_account",
+    "parse_ticker_stats",
     "parse_usdm_account",
     "parse_usdm_positions",
 ]
@@ -256,6 +258,19 @@ def merge_ticker24(market: str, msg: s.Ticker24Msg, book: Ticker | None, ts: int
         ts_event=ms_to_ns(msg.event_time),
         last_update=ts,
         source="ws",
+    )
+
+
+def parse_ticker_stats(market: str, msg: s.Ticker24Msg, ts: int) -> TickerStats:
+    """USD-M `<sym>@ticker` (`/market`, no bid/ask): last price and 24 h base volume."""
+    return TickerStats(
+        venue=VENUE,
+        market=market,
+        symbol=msg.symbol,
+        last=_f(msg.last_px),
+        volume_24h=_f(msg.volume),
+        ts_event=ms_to_ns(msg.event_time),
+        ts_recv=ts,
     )
 
 

@@ -2,6 +2,7 @@
 
     BinanceSpotPublic   stream.binance.com  /stream         bookTicker + 24 h ticker, diff depth
     BinanceUsdmPublic   fstream.binance.com /public/stream  bookTicker, diff depth (with `pu`)
+    BinanceUsdmMarket   fstream.binance.com /market/stream  24 h ticker (last, volume) -> stats
     BinanceSpotUser     ws-api.binance.com  /ws-api/v3      userDataStream.subscribe.signature
     BinanceUsdmUser     fstream.binance.com /private/ws     listenKey (REST) + keepalive
 
@@ -71,6 +72,7 @@ __all__ = [
     "TRANSITIONS",
     "BinanceSpotPublic",
     "BinanceSpotUser",
+    "BinanceUsdmMarket",
     "BinanceUsdmPublic",
     "BinanceUsdmUser",
     "State",
@@ -840,8 +842,8 @@ class BinanceSpotPublic(_PublicStream):
 class BinanceUsdmPublic(_PublicStream):
     """USD-M market data on the routed `/public/stream` path: bookTicker and diff depth.
 
-    The 24 h ticker and mark price live on `/market` (another connection); the ticker kind
-    here is best bid/ask only, like the USD-M REST ticker.
+    The 24 h ticker and mark price live on `/market` (another connection, `BinanceUsdmMarket`);
+    the ticker kind here is best bid/ask only, and the cache merges in the 24 h stats.
     """
 
     endpoint = "usdm-public"
@@ -870,6 +872,36 @@ class BinanceUsdmPublic(_PublicStream):
             max_depth=max_depth,
             max_buffer=max_buffer,
         )
+
+
+class BinanceUsdmMarket(_PublicStream):
+    """USD-M 24 h tickers on the routed `/market/stream` path: kind "ticker24h".
+
+    `<sym>@ticker` (event `24hrTicker`) carries last price and 24 h base volume but no bid/ask
+    on USD-M; each one is emitted as `TickerStats`, which the cache merges into the symbol's
+    ticker (its bid/ask and freshness come from `BinanceUsdmPublic`'s bookTicker).
+    """
+
+    endpoint = "usdm-market"
+    market = "usdm"
+    kinds = frozenset({"ticker24h"})
+    _path = "/market/stream"
+    _rule = BINANCE_USDM
+    _frames_per_s = 4  # Binance USD-M allows 10 incoming messages/s
+
+    def __init__(
+        self, market: str = "usdm", creds: Credentials | None = None, *, env: str = "live"
+    ) -> None:
+        super().__init__(market, creds, env=env)
+
+    def _streams_of(self, kind: str, sym: str) -> tuple[str, ...]:
+        return (f"{sym.lower()}@ticker",)
+
+    def _on_ticker24_msg(self, msg: s.Ticker24Msg, ts: int) -> list[Event]:
+        if ("ticker24h", msg.symbol) not in self._subs:
+            self._count("unsubscribed_frames")
+            return []
+        return [parse.parse_ticker_stats(self.market, msg, ts)]
 
 
 # =============================================================================================
