@@ -14,6 +14,7 @@ import numbers
 import threading
 from collections.abc import Coroutine
 from decimal import Decimal
+from types import CoroutineType
 from typing import Any, TypeVar
 
 import msgspec
@@ -237,12 +238,96 @@ class _Base:
             return s.positions(self._alias, market)
         return s.orders(self._alias, market)
 
+    # Each verb once: the cached answer, or (after counting the miss and subscribing) the
+    # REST coroutine; the sync client runs it on the runtime's loop, the async one awaits it.
+
+    def _ticker(self, symbol: str, market: str | None) -> Ticker | Coroutine[Any, Any, Ticker]:
+        if market is None and self._server:
+            e = self._tickers.get(symbol)
+            if e is not None and e.fresh:
+                return e.value  # type: ignore[no-any-return]
+        m = self._acct.market(market)
+        if self._server:
+            t = self._store.ticker(self._alias, m, symbol)
+            if t is not None:
+                return t
+        self._miss(m, "ticker", symbol)
+        return self._calls.ticker(m, symbol)
+
+    def _orderbook(
+        self, symbol: str, depth: int, market: str | None
+    ) -> OrderBook | Coroutine[Any, Any, OrderBook]:
+        m = self._acct.market(market)
+        if self._server:
+            b = self._store.orderbook(self._alias, m, symbol, depth)
+            if b is not None:
+                self._hit("book")
+                return b
+        self._miss(m, "book", symbol)
+        return self._calls.orderbook(m, symbol, depth)
+
+    def _balance(self, market: str | None) -> Account | Coroutine[Any, Any, Account]:
+        m = self._acct.market(market)
+        a = self._cached_private(m, "account")
+        if a is not None:
+            self._hit("account")
+            return a  # type: ignore[no-any-return]
+        self._miss(m, "account", None)
+        return self._calls.account(m)
+
+    def _positions(
+        self, market: str | None, symbol: str | None
+    ) -> list[Position] | Coroutine[Any, Any, list[Position]]:
+        m = self._derivatives_market(market)
+        ps = self._cached_private(m, "positions")
+        if ps is not None:
+            self._hit("positions")
+            return [p for p in ps if symbol is None or p.symbol == symbol]
+        self._miss(m, "positions", None)
+        return self._calls.positions(m, symbol)
+
+    def _orders(
+        self, market: str | None, symbol: str | None
+    ) -> list[Order] | Coroutine[Any, Any, list[Order]]:
+        m = self._acct.market(market)
+        os_ = self._cached_private(m, "orders")
+        if os_ is not None:
+            self._hit("orders")
+            return [o for o in os_ if symbol is None or o.symbol == symbol]
+        self._miss(m, "orders", None)
+        return self._calls.orders(m, symbol)
+
+    def _place(
+        self, symbol: str, side: str, type: str, quantity: Any, price: Any, market: str | None,
+        time_in_force: str | None, client_order_id: str | None,
+    ) -> Coroutine[Any, Any, Order]:  # fmt: skip
+        quantity, price = _number(quantity, "quantity"), _number(price, "price")
+        _check_order(side, type, quantity, price)
+        m = self._acct.market(market)
+        if self._server:  # follow our orders on the private stream from now on
+            self._rt.submit(self._acct.subscribe, m, "orders", None)
+        return self._calls.place(
+            m, symbol=symbol, side=side, type=type, quantity=quantity, price=price,
+            time_in_force=time_in_force, client_order_id=client_order_id,
+        )  # fmt: skip
+
+    def _cancel(
+        self, symbol: str, order_id: str | None, client_order_id: str | None, market: str | None
+    ) -> Coroutine[Any, Any, Order]:
+        if order_id is None and client_order_id is None:
+            raise ConfigError("cancel_order needs order_id or client_order_id")
+        m = self._acct.market(market)
+        return self._calls.cancel(
+            m, symbol=symbol, order_id=order_id, client_order_id=client_order_id
+        )
+
 
 class VenueClient(FastReads, _Base):
     """Sync venue client for strategy threads (`ctx.binance`, `ctx.bybit`, ...).
 
     `get_ticker`'s cached answer comes from the compiled `FastReads` base (one dict lookup and
-    a freshness check in C); everything else, including its misses, is here.
+    a freshness check in C); its misses and every other verb run here, REST on the runtime's
+    loop blocking only this thread.
     """
 
     def __init__(self, acct: AccountRuntime, mode: str = "server") -> None:
@@ -253,58 +338,30 @@ class VenueClient(FastReads, _Base):
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self._rt.call(coro)
 
+    def _now(self, r: Any) -> Any:
+        return self._rt.call(r) if inspect.iscoroutine(r) else r
+
     def _get_ticker_slow(self, symbol: str, market: str | None) -> Ticker:
         """get_ticker for another market, a stale or missing entry, or browser mode."""
-        m = self._acct.market(market)
-        if self._server:
-            t = self._store.ticker(self._alias, m, symbol)
-            if t is not None:
-                return t
-        self._miss(m, "ticker", symbol)
-        return self._run(self._calls.ticker(m, symbol))
+        return self._now(self._ticker(symbol, market))  # type: ignore[no-any-return]
 
     def get_orderbook(self, symbol: str, depth: int = 10, market: str | None = None) -> OrderBook:
         """Top DEPTH levels of SYMBOL's book: the stream's if in sync, else REST."""
-        m = self._acct.market(market)
-        if self._server:
-            b = self._store.orderbook(self._alias, m, symbol, depth)
-            if b is not None:
-                self._hit("book")
-                return b
-        self._miss(m, "book", symbol)
-        return self._run(self._calls.orderbook(m, symbol, depth))
+        return self._now(self._orderbook(symbol, depth, market))  # type: ignore[no-any-return]
 
     def get_balance(self, market: str | None = None) -> Account:
         """Balances of the account on MARKET (spot wallet, futures margin, unified wallet)."""
-        m = self._acct.market(market)
-        a = self._cached_private(m, "account")
-        if a is not None:
-            self._hit("account")
-            return a  # type: ignore[no-any-return]
-        self._miss(m, "account", None)
-        return self._run(self._calls.account(m))
+        return self._now(self._balance(market))  # type: ignore[no-any-return]
 
     get_account = get_balance
 
     def get_positions(self, market: str | None = None, symbol: str | None = None) -> list[Position]:
         """Open positions (derivatives market by default)."""
-        m = self._derivatives_market(market)
-        ps = self._cached_private(m, "positions")
-        if ps is not None:
-            self._hit("positions")
-            return [p for p in ps if symbol is None or p.symbol == symbol]
-        self._miss(m, "positions", None)
-        return self._run(self._calls.positions(m, symbol))
+        return self._now(self._positions(market, symbol))  # type: ignore[no-any-return]
 
     def get_orders(self, market: str | None = None, symbol: str | None = None) -> list[Order]:
         """Open orders."""
-        m = self._acct.market(market)
-        os_ = self._cached_private(m, "orders")
-        if os_ is not None:
-            self._hit("orders")
-            return [o for o in os_ if symbol is None or o.symbol == symbol]
-        self._miss(m, "orders", None)
-        return self._run(self._calls.orders(m, symbol))
+        return self._now(self._orders(market, symbol))  # type: ignore[no-any-return]
 
     def place_order(
         self,
@@ -319,17 +376,9 @@ class VenueClient(FastReads, _Base):
         client_order_id: str | None = None,
     ) -> Order:
         """Place an order (always sent to the venue)."""
-        quantity, price = _number(quantity, "quantity"), _number(price, "price")
-        _check_order(side, type, quantity, price)
-        m = self._acct.market(market)
-        if self._server:  # follow our orders on the private stream from now on
-            self._rt.submit(self._acct.subscribe, m, "orders", None)
         return self._run(
-            self._calls.place(
-                m, symbol=symbol, side=side, type=type, quantity=quantity, price=price,
-                time_in_force=time_in_force, client_order_id=client_order_id,
-            )
-        )  # fmt: skip
+            self._place(symbol, side, type, quantity, price, market, time_in_force, client_order_id)
+        )
 
     def cancel_order(
         self,
@@ -340,12 +389,7 @@ class VenueClient(FastReads, _Base):
         market: str | None = None,
     ) -> Order:
         """Cancel an order by venue id or client id (always sent to the venue)."""
-        if order_id is None and client_order_id is None:
-            raise ConfigError("cancel_order needs order_id or client_order_id")
-        m = self._acct.market(market)
-        return self._run(
-            self._calls.cancel(m, symbol=symbol, order_id=order_id, client_order_id=client_order_id)
-        )
+        return self._run(self._cancel(symbol, order_id, client_order_id, market))
 
 
 class AsyncVenueClient(_Base):
@@ -356,57 +400,32 @@ class AsyncVenueClient(_Base):
             return await coro
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._rt.loop))
 
+    async def _now(self, r: Any) -> Any:
+        return await self._run(r) if inspect.iscoroutine(r) else r
+
     async def get_ticker(self, symbol: str, market: str | None = None) -> Ticker:
-        if market is None and self._server:
-            e = self._tickers.get(symbol)
-            if e is not None and e.fresh:
-                return e.value  # type: ignore[no-any-return]
-        m = self._acct.market(market)
-        if self._server:
-            t = self._store.ticker(self._alias, m, symbol)
-            if t is not None:
-                return t
-        self._miss(m, "ticker", symbol)
-        return await self._run(self._calls.ticker(m, symbol))
+        r = self._ticker(symbol, market)
+        if type(r) is CoroutineType:  # a miss: REST (inline, no extra coroutine on a hit)
+            return await self._run(r)  # type: ignore[arg-type]
+        return r  # type: ignore[return-value]
 
     async def get_orderbook(
         self, symbol: str, depth: int = 10, market: str | None = None
     ) -> OrderBook:
-        m = self._acct.market(market)
-        if self._server:
-            b = self._store.orderbook(self._alias, m, symbol, depth)
-            if b is not None:
-                return b
-        self._miss(m, "book", symbol)
-        return await self._run(self._calls.orderbook(m, symbol, depth))
+        return await self._now(self._orderbook(symbol, depth, market))  # type: ignore[no-any-return]
 
     async def get_balance(self, market: str | None = None) -> Account:
-        m = self._acct.market(market)
-        a = self._cached_private(m, "account")
-        if a is not None:
-            return a  # type: ignore[no-any-return]
-        self._miss(m, "account", None)
-        return await self._run(self._calls.account(m))
+        return await self._now(self._balance(market))  # type: ignore[no-any-return]
 
     get_account = get_balance
 
     async def get_positions(
         self, market: str | None = None, symbol: str | None = None
     ) -> list[Position]:
-        m = self._derivatives_market(market)
-        ps = self._cached_private(m, "positions")
-        if ps is not None:
-            return [p for p in ps if symbol is None or p.symbol == symbol]
-        self._miss(m, "positions", None)
-        return await self._run(self._calls.positions(m, symbol))
+        return await self._now(self._positions(market, symbol))  # type: ignore[no-any-return]
 
     async def get_orders(self, market: str | None = None, symbol: str | None = None) -> list[Order]:
-        m = self._acct.market(market)
-        os_ = self._cached_private(m, "orders")
-        if os_ is not None:
-            return [o for o in os_ if symbol is None or o.symbol == symbol]
-        self._miss(m, "orders", None)
-        return await self._run(self._calls.orders(m, symbol))
+        return await self._now(self._orders(market, symbol))  # type: ignore[no-any-return]
 
     async def place_order(
         self,
@@ -420,17 +439,9 @@ class AsyncVenueClient(_Base):
         time_in_force: str | None = None,
         client_order_id: str | None = None,
     ) -> Order:
-        quantity, price = _number(quantity, "quantity"), _number(price, "price")
-        _check_order(side, type, quantity, price)
-        m = self._acct.market(market)
-        if self._server:
-            self._rt.submit(self._acct.subscribe, m, "orders", None)
         return await self._run(
-            self._calls.place(
-                m, symbol=symbol, side=side, type=type, quantity=quantity, price=price,
-                time_in_force=time_in_force, client_order_id=client_order_id,
-            )
-        )  # fmt: skip
+            self._place(symbol, side, type, quantity, price, market, time_in_force, client_order_id)
+        )
 
     async def cancel_order(
         self,
@@ -440,12 +451,7 @@ class AsyncVenueClient(_Base):
         client_order_id: str | None = None,
         market: str | None = None,
     ) -> Order:
-        if order_id is None and client_order_id is None:
-            raise ConfigError("cancel_order needs order_id or client_order_id")
-        m = self._acct.market(market)
-        return await self._run(
-            self._calls.cancel(m, symbol=symbol, order_id=order_id, client_order_id=client_order_id)
-        )
+        return await self._run(self._cancel(symbol, order_id, client_order_id, market))
 
 
 class Context:
