@@ -1602,6 +1602,12 @@ class IgSim(SimExchange):
             self.confirms.pop(next(iter(self.confirms)))
         return body
 
+    def _reject(self, account_id: str, ref: str, **fields: Any) -> dict[str, Json]:
+        """Finish a refused deal: a REJECTED confirm (IG's `reason`) on TRADE and /confirms."""
+        return self._finish_deal(
+            account_id, self._confirm(ref, status=None, accepted=False, **fields)
+        )
+
     def _finish_deal(self, account_id: str, confirm: dict[str, Json]) -> dict[str, Json]:
         """Publish a confirm on TRADE, refresh ACCOUNT, answer `{"dealReference"}`."""
         self._publish_trade(account_id, "CONFIRMS", confirm)
@@ -1711,22 +1717,15 @@ class IgSim(SimExchange):
         m = self.markets.get(epic)
         base = {"epic": epic, "deal_id": deal_id, "direction": direction, "size": size}
         if m is None:
-            c = self._confirm(
-                ref, status=None, accepted=False, reason="INSTRUMENT_NOT_FOUND", **base
-            )
-            return self._finish_deal(acc.account_id, c)
+            return self._reject(acc.account_id, ref, reason="INSTRUMENT_NOT_FOUND", **base)
         bad = self._validate_size(m, size)
         if bad:
-            c = self._confirm(ref, status=None, accepted=False, reason=bad, **base)
-            return self._finish_deal(acc.account_id, c)
+            return self._reject(acc.account_id, ref, reason=bad, **base)
         st = self.state[epic]
         price = st.offer if direction == "BUY" else st.bid
         if order_type in ("LIMIT", "QUOTE") and level is not None:
             if (direction == "BUY" and price > level) or (direction == "SELL" and price < level):
-                c = self._confirm(
-                    ref, status=None, accepted=False, reason="LEVEL_TOLERANCE_ERROR", **base
-                )
-                return self._finish_deal(acc.account_id, c)
+                return self._reject(acc.account_id, ref, reason="LEVEL_TOLERANCE_ERROR", **base)
         force_open = _bool(body.get("forceOpen"))
         opposite = [
             p
@@ -1740,23 +1739,18 @@ class IgSim(SimExchange):
             need = opening * price * m.value_per_point * m.margin_factor / 100
             avail = acc.balance + self._pnl(acc.account_id) - self._margin(acc.account_id)
             if need > avail:
-                c = self._confirm(
-                    ref, status=None, accepted=False, reason="INSUFFICIENT_FUNDS", **base
-                )
-                return self._finish_deal(acc.account_id, c)
+                return self._reject(acc.account_id, ref, reason="INSUFFICIENT_FUNDS", **base)
             if (stop is not None and (stop - price) * (1 if direction == "BUY" else -1) >= 0) or (
                 limit is not None and (limit - price) * (1 if direction == "BUY" else -1) <= 0
             ):
-                c = self._confirm(
-                    ref, status=None, accepted=False, reason="ATTACHED_ORDER_LEVEL_ERROR", **base
+                return self._reject(
+                    acc.account_id, ref, reason="ATTACHED_ORDER_LEVEL_ERROR", **base
                 )
-                return self._finish_deal(acc.account_id, c)
         try:
             fill = self._execute(acc.account_id, m, direction, size)
         except OrderError as exc:
             reason = {"insufficient_balance": "INSUFFICIENT_FUNDS"}.get(exc.reason, "UNKNOWN")
-            c = self._confirm(ref, status=None, accepted=False, reason=reason, **base)
-            return self._finish_deal(acc.account_id, c)
+            return self._reject(acc.account_id, ref, reason=reason, **base)
         affected: list[tuple[str, str]] = []
         profit = ZERO
         left = closing
@@ -1858,47 +1852,41 @@ class IgSim(SimExchange):
         targets = [p for p in targets if p.direction != direction]
         base_epic = targets[0].market.epic if targets else (epic or None)
         if not targets or size > sum((p.size for p in targets), ZERO):
-            c = self._confirm(
+            return self._reject(
+                acc.account_id,
                 ref,
                 epic=base_epic,
                 deal_id=deal_id or self._deal_id(),
-                status=None,
-                accepted=False,
                 reason="POSITION_NOT_AVAILABLE_TO_CLOSE",
                 direction=direction,
                 size=size,
             )
-            return self._finish_deal(acc.account_id, c)
         m = targets[0].market
         st = self.state[m.epic]
         price = st.offer if direction == "BUY" else st.bid
         if order_type in ("LIMIT", "QUOTE") and level is not None:
             if (direction == "BUY" and price > level) or (direction == "SELL" and price < level):
-                c = self._confirm(
+                return self._reject(
+                    acc.account_id,
                     ref,
                     epic=m.epic,
                     deal_id=targets[0].deal_id,
-                    status=None,
-                    accepted=False,
                     reason="LEVEL_TOLERANCE_ERROR",
                     direction=direction,
                     size=size,
                 )
-                return self._finish_deal(acc.account_id, c)
         try:
             fill = self._execute(acc.account_id, m, direction, size)
         except OrderError:
-            c = self._confirm(
+            return self._reject(
+                acc.account_id,
                 ref,
                 epic=m.epic,
                 deal_id=targets[0].deal_id,
-                status=None,
-                accepted=False,
                 reason="UNKNOWN",
                 direction=direction,
                 size=size,
             )
-            return self._finish_deal(acc.account_id, c)
         affected: list[tuple[str, str]] = []
         profit = ZERO
         left = size
@@ -1932,32 +1920,24 @@ class IgSim(SimExchange):
         ref = self._deal_reference()
         p = self.positions.get(deal_id)
         if p is None or p.account_id != acc.account_id:
-            c = self._confirm(
-                ref,
-                epic=None,
-                deal_id=deal_id,
-                status=None,
-                accepted=False,
-                reason="POSITION_NOT_FOUND",
+            return self._reject(
+                acc.account_id, ref, epic=None, deal_id=deal_id, reason="POSITION_NOT_FOUND"
             )
-            return self._finish_deal(acc.account_id, c)
         stop, limit = _dec(body, "stopLevel"), _dec(body, "limitLevel")
         st = self.state[p.market.epic]
         close = st.bid if p.direction == "BUY" else st.offer
         if (stop is not None and (stop - close) * p.sign >= 0) or (
             limit is not None and (limit - close) * p.sign <= 0
         ):
-            c = self._confirm(
+            return self._reject(
+                acc.account_id,
                 ref,
                 epic=p.market.epic,
                 deal_id=deal_id,
-                status=None,
-                accepted=False,
                 reason="ATTACHED_ORDER_LEVEL_ERROR",
                 direction=p.direction,
                 size=p.size,
             )
-            return self._finish_deal(acc.account_id, c)
         p.stop_level, p.limit_level = stop, limit
         p.trailing_stop = _bool(body.get("trailingStop"))
         p.trailing_stop_distance = _dec(body, "trailingStopDistance")
@@ -2108,8 +2088,7 @@ class IgSim(SimExchange):
             if reason is None and gtd is not None and gtd <= now_ms():
                 reason = "GOOD_TILL_DATE_IN_THE_PAST"
         if reason is not None or m is None:
-            c = self._confirm(ref, status=None, accepted=False, reason=reason or "UNKNOWN", **base)
-            return self._finish_deal(acc.account_id, c)
+            return self._reject(acc.account_id, ref, reason=reason or "UNKNOWN", **base)
         sign = 1 if direction == "BUY" else -1
         sd, ld = _dec(body, "stopDistance"), _dec(body, "limitDistance")
         sl, ll = _dec(body, "stopLevel"), _dec(body, "limitLevel")
@@ -2155,29 +2134,21 @@ class IgSim(SimExchange):
         ref = self._deal_reference()
         o = self.working_orders.get(deal_id)
         if o is None or o.account_id != acc.account_id:
-            c = self._confirm(
-                ref,
-                epic=None,
-                deal_id=deal_id,
-                status=None,
-                accepted=False,
-                reason="ORDER_NOT_FOUND",
+            return self._reject(
+                acc.account_id, ref, epic=None, deal_id=deal_id, reason="ORDER_NOT_FOUND"
             )
-            return self._finish_deal(acc.account_id, c)
         typ, tif, gtd = self._wo_fields(body, o)
         level = _dec(body, "level") or o.level
         if self._wrong_side(o.direction, typ, level, self.state[o.market.epic]):
-            c = self._confirm(
+            return self._reject(
+                acc.account_id,
                 ref,
                 epic=o.market.epic,
                 deal_id=deal_id,
-                status=None,
-                accepted=False,
                 reason="WRONG_SIDE_OF_MARKET",
                 direction=o.direction,
                 size=o.size,
             )
-            return self._finish_deal(acc.account_id, c)
         o.level, o.order_type, o.time_in_force, o.good_till_ms = level, typ, tif, gtd
         sign = 1 if o.direction == "BUY" else -1
         sd, ld = _dec(body, "stopDistance"), _dec(body, "limitDistance")
@@ -2215,15 +2186,9 @@ class IgSim(SimExchange):
         ref = self._deal_reference()
         o = self.working_orders.get(deal_id)
         if o is None or o.account_id != acc.account_id:
-            c = self._confirm(
-                ref,
-                epic=None,
-                deal_id=deal_id,
-                status=None,
-                accepted=False,
-                reason="ORDER_NOT_FOUND",
+            return self._reject(
+                acc.account_id, ref, epic=None, deal_id=deal_id, reason="ORDER_NOT_FOUND"
             )
-            return self._finish_deal(acc.account_id, c)
         del self.working_orders[deal_id]
         self._publish_trade(acc.account_id, "WOU", self._wou(o, "DELETED", ref))
         c = self._confirm(
