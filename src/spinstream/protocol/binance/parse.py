@@ -28,6 +28,7 @@ from spinstream.models import (
 from spinstream.protocol.binance import schemas as s
 from spinstream.protocol.booksync import Ids
 from spinstream.protocol.events import TickerStats
+from spinstream.protocol.times import ms_to_ns as _ms_to_ns
 
 __all__ = [
     "VENUE",
@@ -78,12 +79,7 @@ _POSITION_SIDE = {"BOTH": "both", "LONG": "long", "SHORT": "short"}
 
 def ms_to_ns(ms: int | str | None) -> int | None:
     """Binance milliseconds (int, or a numeric string as in `listenKeyExpired`) to int ns."""
-    if ms is None:
-        return None
-    try:
-        return int(ms) * 1_000_000
-    except ValueError as exc:
-        raise ParseError(f"bad millisecond time {ms!r}") from exc
+    return _ms_to_ns(ms, empty_ok=False)
 
 
 def _f(text: str) -> float:

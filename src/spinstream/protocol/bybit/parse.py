@@ -21,6 +21,7 @@ from spinstream.models import (
     Ticker,
     Trade,
 )
+from spinstream.protocol.times import NS_PER_MS, ms_to_ns
 
 from . import schemas
 
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 VENUE = "bybit"
-_NS_PER_MS = 1_000_000
 
 ORDER_STATUS: dict[str, OrderStatus] = {
     "New": "new",
@@ -60,16 +60,6 @@ ORDER_STATUS: dict[str, OrderStatus] = {
 _SIDES: dict[str, Side] = {"Buy": "buy", "Sell": "sell"}
 _POSITION_SIDES = {0: "both", 1: "long", 2: "short"}
 _TICKER_FIELDS = tuple(f for f in schemas.TickerData.__struct_fields__ if f != "symbol")
-
-
-def ms_to_ns(ms: int | str | None) -> int | None:
-    """A Bybit ms time (int or decimal string; "" and None are absent) in int ns."""
-    if ms is None or ms == "":
-        return None
-    try:
-        return int(ms) * _NS_PER_MS
-    except ValueError as exc:
-        raise ParseError(f"bad ms time {ms!r}") from exc
 
 
 def num(text: str | None) -> float | None:
@@ -251,7 +241,7 @@ def parse_trades(
             size=_req(t.v, "trade size"),
             side=side(t.S),
             trade_id=t.i,
-            ts_event=t.T * _NS_PER_MS,
+            ts_event=t.T * NS_PER_MS,
             last_update=ts_recv,
             source="ws",
         )

@@ -34,6 +34,7 @@ from spinstream.models import (
     TradeConfirm,
 )
 from spinstream.protocol.events import Event
+from spinstream.protocol.times import ms_to_ns
 
 from . import schemas
 
@@ -79,7 +80,6 @@ __all__ = [
 
 VENUE = "ig"
 MARKET = "otc"  # IG's one market: OTC deals (CFD or spread bet, by account)
-_NS_PER_MS = 1_000_000
 _S = 1_000_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -295,16 +295,6 @@ def _req(value: float | int | str | None, what: str) -> float:
     if out is None:
         raise ParseError(f"missing {what}")
     return out
-
-
-def ms_to_ns(ms: str | int | None) -> int | None:
-    """An epoch-ms text or int (UTM, TIMESTAMP) as int ns; "" and None are absent."""
-    if ms is None or ms == "":
-        return None
-    try:
-        return int(ms) * _NS_PER_MS
-    except ValueError as exc:
-        raise ParseError(f"bad ms time {ms!r}") from exc
 
 
 def iso_to_ns(text: str | None) -> int | None:
