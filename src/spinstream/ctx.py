@@ -497,22 +497,16 @@ class IgClient(VenueClient):
     def get_market_info(self, epic: str) -> Any:
         """Market details of EPIC: static details from REST once, live bid/offer from PRICE."""
         info = self._markets.get(epic)
-        if info is None:
-            info = self._run(self._ig_market(epic))
-            self._markets[epic] = info
-            if self._server:
-                self._rt.submit(self._acct.subscribe, self._default, "market", epic)
-            return info
-        t = self._store.ticker(self._alias, self._default, epic) if self._server else None
-        if t is None:
-            self._acct.counts["rest:market"] += 1
-            info = self._run(self._ig_market(epic))
-            self._markets[epic] = info
-            return info
-        self._hit("market")
-        return msgspec.structs.replace(
-            info, bid=t.bid, offer=t.ask, source="ws", last_update=t.last_update
-        )
+        if info is not None and self._server:
+            t = self._store.ticker(self._alias, self._default, epic)
+            if t is not None:
+                self._hit("market")
+                return msgspec.structs.replace(
+                    info, bid=t.bid, offer=t.ask, source="ws", last_update=t.last_update
+                )
+        self._miss(self._default, "market", epic)  # counted; PRICE subscribed in server mode
+        info = self._markets[epic] = self._run(self._ig_market(epic))
+        return info
 
     async def _ig_market(self, epic: str) -> Any:
         acct = self._acct
