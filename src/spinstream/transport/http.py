@@ -80,11 +80,12 @@ class HttpClient:
             TransportError: connection failure or timeout.
         """
         now = self.clock.mono_ns()
-        wait = max(self.limiter.wait_ns(req.cost, now), self._blocked_until - now)
-        if max_wait_s is not None and wait > max_wait_s * 1e9:
-            raise RateLimited(
-                self.venue, "local", f"REST budget spent: next slot in {wait / 1e9:.1f} s"
-            )
+        if max_wait_s is not None:  # fail fast: look before booking anything
+            ahead = max(self.limiter.wait_ns(req.cost, now), self._blocked_until - now)
+            if ahead > max_wait_s * 1e9:
+                raise RateLimited(
+                    self.venue, "local", f"REST budget spent: next slot in {ahead / 1e9:.1f} s"
+                )
         wait = max(self.limiter.take(req.cost, now), self._blocked_until - now)
         if wait > 0:
             await asyncio.sleep(wait / 1e9)
