@@ -120,18 +120,42 @@ class Events:
     """A thread-safe event log the library's listener threads write to.
 
     `wait(pred)` first looks through what has already arrived (so an early snapshot is not
-    missed), `wait(pred, new=True)` only at what arrives from now on."""
+    missed), `wait(pred, new=True)` only at what arrives from now on. Each hop to a thread
+    drains everything queued, so a burst of updates never puts the awaited event behind
+    thousands of thread hops; the bound is generous for a loaded 2-core machine (CI runs this
+    beside other work): the test waits for the event, not for the clock.
+    """
+
+    TIMEOUT_S = 30.0
 
     def __init__(self) -> None:
         self.q: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self.seen: list[tuple[Any, ...]] = []
+        self._unread: list[tuple[Any, ...]] = []  # taken from the queue, not yet looked at
 
     def put(self, *ev: Any) -> None:
         self.q.put(ev)
 
+    def _take(self, block_s: float) -> list[tuple[Any, ...]]:
+        """Everything queued now (waiting up to BLOCK_S for the first event)."""
+        try:
+            got = [self.q.get(True, block_s)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                got.append(self.q.get_nowait())
+            except queue.Empty:
+                return got
+
     async def wait(
-        self, pred: Callable[[tuple[Any, ...]], bool], timeout: float = 10.0, *, new: bool = False
+        self,
+        pred: Callable[[tuple[Any, ...]], bool],
+        timeout: float | None = None,
+        *,
+        new: bool = False,
     ) -> tuple[Any, ...]:
+        timeout = self.TIMEOUT_S if timeout is None else timeout
         if not new:
             for ev in self.seen:
                 if pred(ev):
@@ -141,13 +165,16 @@ class Events:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError(f"no matching event in {timeout}s; last: {self.seen[-5:]}")
-            try:
-                ev = await asyncio.to_thread(self.q.get, True, min(left, 0.25))
-            except queue.Empty:
-                continue
-            self.seen.append(ev)
-            if pred(ev):
-                return ev
+            if self._unread:
+                batch, self._unread = self._unread, []
+            else:
+                batch = await asyncio.to_thread(self._take, min(left, 0.25))
+            for i, ev in enumerate(batch):
+                if pred(ev):
+                    self.seen.extend(batch[: i + 1])
+                    self._unread = batch[i + 1 :]  # the next wait looks at these first
+                    return ev
+            self.seen.extend(batch)
 
 
 class Status(ClientListener):  # type: ignore[misc]
@@ -259,7 +286,7 @@ async def test_connects_and_streams_price_chart_tick_account_trade(ex: IgSim) ->
         t = ev[3]
         assert float(t["BID"]) < float(t["OFR"]) and int(t["LTV"]) >= 1 and int(t["UTM"]) > 0
 
-        ev = await events.wait(is_update("candle", lambda v: v["CONS_END"] == "1"), timeout=5)
+        ev = await events.wait(is_update("candle", lambda v: v["CONS_END"] == "1"))
         done = ev[3]
         assert float(done["BID_HIGH"]) >= float(done["BID_CLOSE"]) >= float(done["BID_LOW"])
         assert float(done["OFR_LOW"]) > float(done["BID_LOW"])
@@ -388,7 +415,16 @@ async def test_bad_password_is_a_server_error(ex: IgSim) -> None:
         client.disconnect()
 
 
-async def test_41st_subscription_is_refused(ex: IgSim) -> None:
+@pytest.fixture
+async def quiet() -> AsyncIterator[IgSim]:
+    """A sim whose prices do not move: 40 subscriptions, no flood of updates to wade through."""
+    async with sim("ig", seed=41, tick_interval=3600.0) as s:
+        assert isinstance(s, IgSim)
+        yield s
+
+
+async def test_41st_subscription_is_refused(quiet: IgSim) -> None:
+    ex = quiet
     tokens = await login(ex)
     events = Events()
     client = make_client(
