@@ -1,4 +1,5 @@
-"""The `spinstream` command line: `demo` (offline), `sim` (serve a simulated venue), `version`."""
+"""The `spinstream` command line: `demo` (offline), `sim` (serve a simulated venue), `chaos`,
+`version`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+
+from spinstream.logfmt import ContextFormatter
 
 __all__ = ["main"]
 
@@ -25,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--interval", type=float, default=None, help="seconds between calls")
     r.add_argument("--seconds", type=float, default=None, help="stop after this long")
     sub.add_parser("version", help="print the version and which core is loaded")
+    ch = sub.add_parser(
+        "chaos", help="run the chaos suite over the simulators (see docs/chaos.md)", add_help=False
+    )
+    ch.add_argument("chaos_args", nargs=argparse.REMAINDER, help="see `spinstream chaos --help`")
     from spinstream.testing.sims import VENUES
 
     sm = sub.add_parser(
@@ -72,12 +79,18 @@ def _run_sim(venue: str, port: int, seed: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `spinstream` script; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "chaos" in argv and all(a in ("-v", "--verbose") for a in argv[: argv.index("chaos")]):
+        from spinstream.testing.chaos import main as chaos_main  # its own options and logging
+
+        return chaos_main(argv[argv.index("chaos") + 1 :])
     args = _parser().parse_args(argv)
     quiet = args.cmd == "demo"  # the demo's own status lines are the output
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ContextFormatter())  # `... name [venue=bybit conn=private]: message`
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else (logging.ERROR if quiet else logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[handler],
     )
     if args.cmd == "version":
         from spinstream import __version__, _core

@@ -207,6 +207,20 @@ class _Base:
         self._tickers = self._store.tickers_of(acct.alias, self._default)
         self._calls = _Calls(acct)
         self.mode = mode
+        self._clock = acct.runtime.clock
+        default = acct.cfg.max_age_s  # the account's max age: every read checks it
+        self._max_age_ns: int | None = None if default is None else int(default * 1e9)
+        self._fast = self._max_age_ns is None  # the compiled get_ticker path (FastReads)
+
+    def _age(self, max_age_s: float | None) -> int | None:
+        """The max age (ns) of this read: the call's, else the account's, else None."""
+        if max_age_s is None:
+            return self._max_age_ns
+        if isinstance(max_age_s, bool) or not isinstance(max_age_s, (int, float)) or not (
+            max_age_s > 0
+        ):
+            raise ConfigError(f"max_age_s must be a positive number of seconds, not {max_age_s!r}")
+        return int(max_age_s * 1e9)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._alias} ({self._acct.venue}, {self.mode})>"
@@ -228,47 +242,56 @@ class _Base:
     def _hit(self, kind: str) -> None:
         self._acct.counts[f"hit:{kind}"] += 1
 
-    def _cached_private(self, market: str, kind: str) -> Any:
+    def _cached_private(self, market: str, kind: str, max_age_ns: int | None) -> Any:
         if not self._server:
             return None
         s = self._store
+        now = self._clock.ns() if max_age_ns is not None else 0
         if kind == "account":
-            return s.account(self._alias, market)
+            return s.account(self._alias, market, max_age_ns, now)
         if kind == "positions":
-            return s.positions(self._alias, market)
-        return s.orders(self._alias, market)
+            return s.positions(self._alias, market, max_age_ns, now)
+        return s.orders(self._alias, market, max_age_ns, now)
 
     # Each verb once: the cached answer, or (after counting the miss and subscribing) the
     # REST coroutine; the sync client runs it on the runtime's loop, the async one awaits it.
 
-    def _ticker(self, symbol: str, market: str | None) -> Ticker | Coroutine[Any, Any, Ticker]:
-        if market is None and self._server:
+    def _ticker(
+        self, symbol: str, market: str | None, max_age_s: float | None = None
+    ) -> Ticker | Coroutine[Any, Any, Ticker]:
+        age = self._age(max_age_s)
+        if market is None and self._server and age is None:
             e = self._tickers.get(symbol)
-            if e is not None and e.fresh:
+            if e is not None and e.fresh and (e.link is None or e.link.live):
                 return e.value  # type: ignore[no-any-return]
         m = self._acct.market(market)
         if self._server:
-            t = self._store.ticker(self._alias, m, symbol)
+            now = self._clock.ns() if age is not None else 0
+            t = self._store.ticker(self._alias, m, symbol, age, now)
             if t is not None:
                 return t
         self._miss(m, "ticker", symbol)
         return self._calls.ticker(m, symbol)
 
     def _orderbook(
-        self, symbol: str, depth: int, market: str | None
+        self, symbol: str, depth: int, market: str | None, max_age_s: float | None = None
     ) -> OrderBook | Coroutine[Any, Any, OrderBook]:
         m = self._acct.market(market)
+        age = self._age(max_age_s)
         if self._server:
-            b = self._store.orderbook(self._alias, m, symbol, depth)
+            now = self._clock.ns() if age is not None else 0
+            b = self._store.orderbook(self._alias, m, symbol, depth, age, now)
             if b is not None:
                 self._hit("book")
                 return b
         self._miss(m, "book", symbol)
         return self._calls.orderbook(m, symbol, depth)
 
-    def _balance(self, market: str | None) -> Account | Coroutine[Any, Any, Account]:
+    def _balance(
+        self, market: str | None, max_age_s: float | None = None
+    ) -> Account | Coroutine[Any, Any, Account]:
         m = self._acct.market(market)
-        a = self._cached_private(m, "account")
+        a = self._cached_private(m, "account", self._age(max_age_s))
         if a is not None:
             self._hit("account")
             return a  # type: ignore[no-any-return]
@@ -276,10 +299,10 @@ class _Base:
         return self._calls.account(m)
 
     def _positions(
-        self, market: str | None, symbol: str | None
+        self, market: str | None, symbol: str | None, max_age_s: float | None = None
     ) -> list[Position] | Coroutine[Any, Any, list[Position]]:
         m = self._derivatives_market(market)
-        ps = self._cached_private(m, "positions")
+        ps = self._cached_private(m, "positions", self._age(max_age_s))
         if ps is not None:
             self._hit("positions")
             return [p for p in ps if symbol is None or p.symbol == symbol]
@@ -287,10 +310,10 @@ class _Base:
         return self._calls.positions(m, symbol)
 
     def _orders(
-        self, market: str | None, symbol: str | None
+        self, market: str | None, symbol: str | None, max_age_s: float | None = None
     ) -> list[Order] | Coroutine[Any, Any, list[Order]]:
         m = self._acct.market(market)
-        os_ = self._cached_private(m, "orders")
+        os_ = self._cached_private(m, "orders", self._age(max_age_s))
         if os_ is not None:
             self._hit("orders")
             return [o for o in os_ if symbol is None or o.symbol == symbol]
@@ -341,27 +364,54 @@ class VenueClient(FastReads, _Base):
     def _now(self, r: Any) -> Any:
         return self._rt.call(r) if inspect.iscoroutine(r) else r
 
-    def _get_ticker_slow(self, symbol: str, market: str | None) -> Ticker:
-        """get_ticker for another market, a stale or missing entry, or browser mode."""
-        return self._now(self._ticker(symbol, market))  # type: ignore[no-any-return]
+    def _get_ticker_slow(
+        self, symbol: str, market: str | None, max_age_s: float | None = None
+    ) -> Ticker:
+        """get_ticker for another market, a max age, a stale or missing entry, browser mode."""
+        return self._now(self._ticker(symbol, market, max_age_s))  # type: ignore[no-any-return]
 
-    def get_orderbook(self, symbol: str, depth: int = 10, market: str | None = None) -> OrderBook:
-        """Top DEPTH levels of SYMBOL's book: the stream's if in sync, else REST."""
-        return self._now(self._orderbook(symbol, depth, market))  # type: ignore[no-any-return]
+    # get_ticker(symbol, market=None, max_age_s=None) is FastReads' (compiled): a servable
+    # cached entry in C, anything else through _get_ticker_slow.
 
-    def get_balance(self, market: str | None = None) -> Account:
+    def get_orderbook(
+        self,
+        symbol: str,
+        depth: int = 10,
+        market: str | None = None,
+        *,
+        max_age_s: float | None = None,
+    ) -> OrderBook:
+        """Top DEPTH levels of SYMBOL's book: the stream's if in sync (and, with MAX_AGE_S,
+        known current within that many seconds), else REST."""
+        return self._now(self._orderbook(symbol, depth, market, max_age_s))  # type: ignore[no-any-return]
+
+    def get_balance(
+        self, market: str | None = None, *, max_age_s: float | None = None
+    ) -> Account:
         """Balances of the account on MARKET (spot wallet, futures margin, unified wallet)."""
-        return self._now(self._balance(market))  # type: ignore[no-any-return]
+        return self._now(self._balance(market, max_age_s))  # type: ignore[no-any-return]
 
     get_account = get_balance
 
-    def get_positions(self, market: str | None = None, symbol: str | None = None) -> list[Position]:
+    def get_positions(
+        self,
+        market: str | None = None,
+        symbol: str | None = None,
+        *,
+        max_age_s: float | None = None,
+    ) -> list[Position]:
         """Open positions (derivatives market by default)."""
-        return self._now(self._positions(market, symbol))  # type: ignore[no-any-return]
+        return self._now(self._positions(market, symbol, max_age_s))  # type: ignore[no-any-return]
 
-    def get_orders(self, market: str | None = None, symbol: str | None = None) -> list[Order]:
+    def get_orders(
+        self,
+        market: str | None = None,
+        symbol: str | None = None,
+        *,
+        max_age_s: float | None = None,
+    ) -> list[Order]:
         """Open orders."""
-        return self._now(self._orders(market, symbol))  # type: ignore[no-any-return]
+        return self._now(self._orders(market, symbol, max_age_s))  # type: ignore[no-any-return]
 
     def place_order(
         self,
@@ -403,29 +453,48 @@ class AsyncVenueClient(_Base):
     async def _now(self, r: Any) -> Any:
         return await self._run(r) if inspect.iscoroutine(r) else r
 
-    async def get_ticker(self, symbol: str, market: str | None = None) -> Ticker:
-        r = self._ticker(symbol, market)
+    async def get_ticker(
+        self, symbol: str, market: str | None = None, max_age_s: float | None = None
+    ) -> Ticker:
+        r = self._ticker(symbol, market, max_age_s)
         if type(r) is CoroutineType:  # a miss: REST (inline, no extra coroutine on a hit)
             return await self._run(r)  # type: ignore[arg-type]
         return r  # type: ignore[return-value]
 
     async def get_orderbook(
-        self, symbol: str, depth: int = 10, market: str | None = None
+        self,
+        symbol: str,
+        depth: int = 10,
+        market: str | None = None,
+        *,
+        max_age_s: float | None = None,
     ) -> OrderBook:
-        return await self._now(self._orderbook(symbol, depth, market))  # type: ignore[no-any-return]
+        return await self._now(self._orderbook(symbol, depth, market, max_age_s))  # type: ignore[no-any-return]
 
-    async def get_balance(self, market: str | None = None) -> Account:
-        return await self._now(self._balance(market))  # type: ignore[no-any-return]
+    async def get_balance(
+        self, market: str | None = None, *, max_age_s: float | None = None
+    ) -> Account:
+        return await self._now(self._balance(market, max_age_s))  # type: ignore[no-any-return]
 
     get_account = get_balance
 
     async def get_positions(
-        self, market: str | None = None, symbol: str | None = None
+        self,
+        market: str | None = None,
+        symbol: str | None = None,
+        *,
+        max_age_s: float | None = None,
     ) -> list[Position]:
-        return await self._now(self._positions(market, symbol))  # type: ignore[no-any-return]
+        return await self._now(self._positions(market, symbol, max_age_s))  # type: ignore[no-any-return]
 
-    async def get_orders(self, market: str | None = None, symbol: str | None = None) -> list[Order]:
-        return await self._now(self._orders(market, symbol))  # type: ignore[no-any-return]
+    async def get_orders(
+        self,
+        market: str | None = None,
+        symbol: str | None = None,
+        *,
+        max_age_s: float | None = None,
+    ) -> list[Order]:
+        return await self._now(self._orders(market, symbol, max_age_s))  # type: ignore[no-any-return]
 
     async def place_order(
         self,
@@ -510,7 +579,8 @@ class IgClient(VenueClient):
 
     async def _ig_market(self, epic: str) -> Any:
         acct = self._acct
-        resp = await acct.send(acct.rest.build_market(epic, session=acct.session))
+        # unsigned: `send` logs in first when needed (a first call) and adds the tokens
+        resp = await acct.send(acct.rest.build_market(epic))
         return acct.rest.parse_market(resp.body, acct.runtime.clock.ns())
 
     def get_streaming_market(self, epic: str) -> Ticker:

@@ -199,6 +199,18 @@ def _ig_strategy(probe: _Probe, bars: dict[str, int]) -> Any:
     return tick
 
 
+def _freshness(conns: list[Any]) -> str:
+    """Last frame age and lag of the venue's connections (worst of them), and why any is down."""
+    sts = [c.status() for c in conns]
+    if not sts:
+        return ""
+    ages = [st["last_frame_age_s"] for st in sts if st["last_frame_age_s"] is not None]
+    out = f" | frame age {max(ages):4.2f}s" if ages else ""
+    out += f" lag {max(st['lag_s'] for st in sts) * 1e3:4.0f}ms"
+    down = sorted({str(st["reason"]) for st in sts if not st["live"]})
+    return out + (f" DOWN: {', '.join(down)}" if down else "")
+
+
 def _median_ns(xs: list[int]) -> float | None:
     """Median, or None for no samples."""
     return statistics.median(xs) if xs else None
@@ -282,6 +294,7 @@ def run_demo(seconds: float = 20.0) -> int:
                         + (f"{mr / 1e6:6.2f} ms" if mr is not None else "     - ms")
                         + f" | REST calls saved {saved[v]:6d} (made {len(rest)})"
                         f" | stale {rt.store.stale_items(v)}"
+                        + _freshness(conns)
                         + (f" | orders {orders[v]}" if v != "ig" else f" | 1s bars {ig_bars}"),
                         flush=True,
                     )

@@ -17,11 +17,14 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
+from spinstream._core import Link
 from spinstream.cache.store import Store
-from spinstream.errors import SpinstreamError, TransportError
+from spinstream.errors import AuthError, SpinstreamError, TransportError
 from spinstream.protocol.events import RestRequest
-from spinstream.protocol.limits import Limiter
+from spinstream.protocol.limits import BudgetRegistry
+from spinstream.protocol.retry import AuthRetry
 from spinstream.transport.clock import Clock
 from spinstream.transport.http import HttpClient, HttpResponse
 from spinstream.transport.stream import StreamConnection
@@ -57,7 +60,22 @@ class AccountRuntime:
             for market, envs in self.spec.rest_bases.items()
             if cfg.env in envs
         }
-        self.http = HttpClient(cfg.venue, bases, Limiter(self.spec.limits()), runtime.clock)
+        # budgets the venue counts per IP or per API key are shared with the workspace's other
+        # accounts they cover (one Bucket object each, from the runtime's registry)
+        creds = cfg.credentials
+        limiter = runtime.budgets.limiter(
+            self.spec.limits(),
+            venue=cfg.venue,
+            env=cfg.env,
+            hosts=tuple(sorted({urlsplit(b).netloc for b in bases.values()})),
+            ids=BudgetRegistry.scope_ids(
+                cfg.alias, creds.api_key if creds else None, cfg.identifier
+            ),
+        )
+        self.http = HttpClient(cfg.venue, bases, limiter, runtime.clock)
+        self.http_bases = bases
+        self.clock_offsets: dict[str, int] = {}  # market -> our clock - the venue's (ns)
+        self._tasks: set[asyncio.Task[None]] = set()
         self.connections: dict[tuple[str, str], StreamConnection] = {}
         self.counts: Counter[str] = Counter()  # cache hits / REST fallbacks per kind
         # venues with a login session (IG): one per account, shared by REST calls and streams
@@ -66,6 +84,10 @@ class AccountRuntime:
             self.session = self.rest.new_session(cfg.credentials, cfg.identifier or "")
         self.wait_s: float | None = cfg.rest_wait_s  # budget spent: wait (None) or fail fast
         self._login_lock = asyncio.Lock()
+        # a refused REST login is not tried again before its backoff (1 s doubling to 60 s):
+        # a strategy polling with a refused password must not hammer the venue's login
+        self._login_retry = AuthRetry()
+        self._login_refusal: AuthError | None = None
 
     @property
     def default_market(self) -> str:
@@ -104,17 +126,56 @@ class AccountRuntime:
             env_bases = self.spec.ws_bases[proto.endpoint]
             base = self.cfg.resolve(env_bases[self.cfg.env])
             store, alias = self.runtime.store, self.alias
-            conn = StreamConnection(
-                f"{self.alias}:{cls.__name__}:{market}",
+            name = f"{self.alias}:{cls.__name__}:{market}"
+            link = Link(name)  # what the cache checks: items this connection feeds are served
+            conn = StreamConnection(  # only while it is live (not silent, lagging or down)
+                name,
                 base,
                 proto,
-                lambda events: store.apply(alias, events),
+                lambda events: store.apply(alias, events, link),
                 self.http,
                 self.runtime.clock,
+                link=link,
+                silent_s=self.cfg.silent_s,
+                lag_s=self.cfg.lag_s,
             )
             self.connections[key] = conn
             conn.start()
+            self._estimate_offset(conn, market)
         return conn
+
+    def _estimate_offset(self, conn: StreamConnection, market: str) -> None:
+        """Seed CONN's clock offset from the venue's server time (once per market), where the
+        venue has a time endpoint: our clock minus the venue's at the request's midpoint. The
+        connection keeps the smallest of it and its own receive-minus-event samples."""
+        build = getattr(self.rest, "build_server_time", None)
+        if build is None or market not in self.http_bases:
+            return
+        known = self.clock_offsets.get(market)
+        if known is not None:
+            conn.offset_ns = known if conn.offset_ns is None else min(conn.offset_ns, known)
+            return
+
+        async def estimate() -> None:
+            clock = self.runtime.clock
+            try:
+                t0 = clock.ns()
+                resp = await self.http.send(build(market), priority="stream")
+                t1 = clock.ns()
+                server = self.rest.parse_server_time(resp.body)
+            except Exception as exc:  # noqa: BLE001 - the samples' minimum stands in
+                log.info("%s: no server time for %s (%s): lag from samples only",
+                         self.alias, market, type(exc).__name__)  # fmt: skip
+                return
+            offset = (t0 + t1) // 2 - server
+            self.clock_offsets[market] = offset
+            for (_, m), c in list(self.connections.items()):
+                if m == market:
+                    c.offset_ns = offset if c.offset_ns is None else min(c.offset_ns, offset)
+
+        task = asyncio.get_running_loop().create_task(estimate())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _extras(self, cls: type) -> dict[str, Any]:
         """Constructor arguments some protocols take beyond the contract's (IG: its login)."""
@@ -127,16 +188,35 @@ class AccountRuntime:
         return {k: v for k, v in extras.items() if k in params}
 
     async def ensure_session(self) -> None:
-        """Log in (venues with a session, IG) unless already logged in."""
+        """Log in (venues with a session, IG) unless already logged in.
+
+        Raises:
+            AuthError: the login was refused, now or less than its backoff ago (then the venue
+                is not asked again: the error says when the next try is allowed).
+        """
         sess = self.session
         if sess is None or sess.logged_in:
             return
         async with self._login_lock:
             if sess.logged_in:
                 return
+            now = self.runtime.clock.mono_ns()
+            refusal = self._login_refusal
+            if refusal is not None and not self._login_retry.ready(now):
+                left = ((self._login_retry.at or now) - now) / 1e9
+                raise AuthError(
+                    self.venue, refusal.code, f"{refusal.msg}; login not retried for {left:.1f} s"
+                )
             resp = await self.http.send(sess.login_request(), max_wait_s=self.wait_s)
-            self.rest.check_error(resp.status, resp.headers, resp.body)
+            try:
+                self.rest.check_error(resp.status, resp.headers, resp.body)
+            except AuthError as exc:  # the backoff runs from the answer (a send may wait)
+                self._login_retry.refused(self.runtime.clock.mono_ns())
+                self._login_refusal = exc
+                raise
             sess.on_login(resp.headers, resp.body)
+            self._login_retry.ok()
+            self._login_refusal = None
 
     async def subscribe_now(self, market: str, kind: str, symbol: str | None) -> None:
         """`subscribe`, awaited from another thread so its errors (a limit) reach the caller."""
@@ -147,14 +227,16 @@ class AccountRuntime:
     async def send(self, req: RestRequest, *, max_wait_s: float | None = None) -> HttpResponse:
         """Send a REST request and raise the venue's error if it answered with one.
 
-        Venues with a login session (IG) go through the venue's `authorized_call` flow: log
-        in first when needed, and once more on an expired token, then retry.
+        Venues with a login session (IG) log in first when needed (`ensure_session`: one
+        login for concurrent first calls, a refused one held back by its backoff), then go
+        through the venue's `authorized_call` flow: once more on an expired token, then retry.
         """
         wait = self.wait_s if max_wait_s is None else max_wait_s
         if self.session is None:
             resp = await self.http.send(req, max_wait_s=wait)
             self.rest.check_error(resp.status, resp.headers, resp.body)
             return resp
+        await self.ensure_session()
         flow = self.rest.authorized_call(self.session, req)
         step = next(flow)
         while True:
@@ -167,7 +249,20 @@ class AccountRuntime:
         self.rest.check_error(status, headers, body)
         return HttpResponse(status, headers, body)
 
+    def status(self) -> dict[str, Any]:
+        """This account's connections, stale items and REST use (no secrets); any thread."""
+        conns = [c.status() for c in list(self.connections.values())]
+        return {
+            "venue": self.venue,
+            "env": self.cfg.env,
+            "connections": conns,
+            "stale": self.runtime.store.stale_list(self.alias),
+            "calls": dict(self.counts),
+        }
+
     async def close(self) -> None:
+        for t in list(self._tasks):
+            t.cancel()
         for conn in list(self.connections.values()):
             await conn.close()
         await self.http.close()
@@ -184,6 +279,7 @@ class Runtime:
         self._thread = threading.Thread(target=self._main, name="spinstream-runtime", daemon=True)
         self._accounts: dict[str, AccountRuntime] = {}
         self._lock = threading.Lock()
+        self.budgets = BudgetRegistry()  # REST buckets, shared across accounts by scope
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -224,6 +320,11 @@ class Runtime:
 
     def accounts(self) -> list[AccountRuntime]:
         return list(self._accounts.values())
+
+    def status(self) -> dict[str, Any]:
+        """Every account's connections (live or not and why, last frame age, lag, reconnects),
+        stale items with their reasons, and REST calls: a JSON-able dict, from any thread."""
+        return {"accounts": {a.alias: a.status() for a in self.accounts()}}
 
     def call(self, coro: Coroutine[Any, Any, T], timeout_s: float = 30.0) -> T:
         """Run CORO on the loop and wait for its result (from any thread but the loop's)."""

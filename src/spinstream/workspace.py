@@ -66,6 +66,12 @@ class AccountConfig:
     # when a REST budget is spent: None waits for the next slot; a number fails fast with
     # RateLimited (code "local") if the wait would be longer than that many seconds
     rest_wait_s: float | None = None
+    # freshness: a cached value known current longer ago than max_age_s answers from REST
+    # (None: any servable value); silent_s overrides the protocol's silence window (a stall is
+    # stale after this long; market data never above 10 s); lag_s the lag threshold (2 s)
+    max_age_s: float | None = None
+    silent_s: float | None = None
+    lag_s: float | None = None
 
     def __post_init__(self) -> None:
         if not self.alias.isidentifier() or keyword.iskeyword(self.alias):
@@ -78,6 +84,17 @@ class AccountConfig:
             raise ConfigError(f"{self.alias}: env must be one of {ENVS}, not {self.env!r}")
         if self.rest_wait_s is not None and not self.rest_wait_s >= 0:
             raise ConfigError(f"{self.alias}: rest_wait_s must be >= 0 seconds (or unset)")
+        for name in ("max_age_s", "silent_s", "lag_s"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise ConfigError(f"{self.alias}: {name} must be a number of seconds")
+            if v is not None and not v > 0:
+                raise ConfigError(f"{self.alias}: {name} must be > 0 seconds (or unset)")
+        if self.silent_s is not None and self.silent_s > 10.0:
+            raise ConfigError(
+                f"{self.alias}: silent_s must be at most 10 s (a market-data stall must be "
+                "found within 10 s)"
+            )
 
     def spec(self) -> Any:
         """The venue's VenueSpec."""
@@ -100,11 +117,11 @@ class AccountConfig:
         return self.urls[key].rstrip("/") + url[len(best) :]
 
 
-def _wait(alias: str, value: object) -> float | None:
+def _wait(alias: str, value: object, name: str = "rest_wait_s") -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"[venues.{alias}] rest_wait_s must be a number of seconds")
+        raise ConfigError(f"[venues.{alias}] {name} must be a number of seconds")
     return float(value)
 
 
@@ -142,7 +159,7 @@ class Workspace:
                 raise ConfigError(f"[venues.{alias}] must be a table")
             unknown = set(v) - {
                 "venue", "env", "api_key_env", "api_secret_env", "identifier_env", "urls",
-                "rest_wait_s",
+                "rest_wait_s", "max_age_s", "silent_s", "lag_s",
             }  # fmt: skip
             if unknown:
                 raise ConfigError(f"[venues.{alias}]: unknown keys {sorted(unknown)}")
@@ -172,6 +189,9 @@ class Workspace:
                     urls=dict(urls),
                     identifier=identifier,
                     rest_wait_s=_wait(alias, v.get("rest_wait_s")),
+                    max_age_s=_wait(alias, v.get("max_age_s"), "max_age_s"),
+                    silent_s=_wait(alias, v.get("silent_s"), "silent_s"),
+                    lag_s=_wait(alias, v.get("lag_s"), "lag_s"),
                 )
             )
         return cls(accounts)
@@ -204,6 +224,15 @@ class Workspace:
                     rt.start()
                     self._runtime = rt
         return rt
+
+    def status(self) -> dict[str, Any]:
+        """Freshness of everything the runtime holds: per account, each connection (live or
+        not and why, last frame age, lag, reconnects, problem), stale items and their reasons,
+        cache hits and REST calls. JSON-able, no secrets; empty before the runtime starts."""
+        rt = self._runtime
+        if rt is None:
+            return {"accounts": {}}
+        return rt.status()
 
     def check_mode(self, mode: str) -> None:
         """Refuse browser mode for server-only venues, and unknown modes."""

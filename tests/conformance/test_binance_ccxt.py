@@ -14,10 +14,15 @@ from typing import Any
 import ccxt.pro as ccxtpro
 import pytest
 
+from ccxt_fields import assert_book, assert_ticker, traded_ticker
 from spinstream.testing.sims import sim
 from spinstream.testing.sims.binance import BinanceSim
 
 DEAD = "http://127.0.0.1:9/not-simulated"
+# Binance's payload keys (developers.binance.com, web-socket-streams / USD-M market streams)
+MINI_TICKER = set("e E s c o h l v q".split())
+USDM_24H_TICKER = set("e E s p P w c Q o h l v q O C F L n".split())
+SPOT_24H_TICKER = USDM_24H_TICKER | set("x b B a A".split())
 
 
 def _point_at(urls: Any, ex: BinanceSim) -> Any:
@@ -142,6 +147,41 @@ async def test_spot_watch_ticker_and_order_book(ex: BinanceSim) -> None:
         book = ex.engine.book(ex.engine.instrument("spot", "BTCUSDT"))
         if book.update_id == ob["nonce"]:
             assert Decimal(str(ob["bids"][0][0])) == book.inst.price(book.best(True)[0])
+    finally:
+        await c.close()
+
+
+async def test_spot_24h_ticker_stream_carries_every_field_ccxt_reads(ex: BinanceSim) -> None:
+    """`<symbol>@ticker` is the full 24 h ticker (bid/ask and sizes, change, vwap, ...), and
+    ccxt's default `watch_ticker` (the `@miniTicker` stream, as on Binance) has the rest."""
+    c = await _client(ccxtpro.binance, ex)
+    try:
+        await c.load_markets()
+        for symbol in ("BTC/USDT", "ETH/USDT"):
+            t = await traded_ticker(lambda s=symbol: c.watch_ticker(s, {"name": "ticker"}))
+            assert t["info"]["e"] == "24hrTicker"
+            assert set(t["info"]) == SPOT_24H_TICKER
+            assert_ticker(t, book=True)
+            assert t["previousClose"] is not None  # `x`: the first trade before the window
+        mini = await traded_ticker(lambda: c.watch_ticker("BTC/USDT"))
+        assert set(mini["info"]) == MINI_TICKER
+        assert_ticker(mini, book=False, pct_abs=1e-6)
+    finally:
+        await c.close()
+
+
+async def test_usdm_24h_ticker_stream_carries_every_field_ccxt_reads(ex: BinanceSim) -> None:
+    """USD-M's `@ticker` has no best bid/ask on Binance either (`@bookTicker` has them)."""
+    c = await _client(ccxtpro.binanceusdm, ex)
+    try:
+        await c.load_markets()
+        sym = "BTC/USDT:USDT"
+        t = await traded_ticker(lambda: c.watch_ticker(sym, {"name": "ticker"}))
+        assert t["info"]["e"] == "24hrTicker" and set(t["info"]) == USDM_24H_TICKER
+        assert_ticker(t, book=False)
+        bbo = (await asyncio.wait_for(c.watch_bids_asks([sym]), 20))[sym]
+        assert set(bbo["info"]) == {"e", "u", "E", "T", "s", "b", "B", "a", "A"}
+        assert_book(bbo)
     finally:
         await c.close()
 

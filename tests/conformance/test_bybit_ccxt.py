@@ -15,6 +15,7 @@ import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
 import pytest
 
+from ccxt_fields import assert_ticker, traded_ticker
 from spinstream.testing.sims import sim
 from spinstream.testing.sims.bybit import BybitSim
 
@@ -22,6 +23,16 @@ from spinstream.testing.sims.bybit import BybitSim
 NO_THROTTLE = {"enableRateLimit": False}
 LIN = "BTC/USDT:USDT"
 SPOT = "BTC/USDT"
+# Bybit v5 `tickers` payloads (bybit-exchange.github.io/docs/v5/websocket/public/ticker)
+SPOT_TICKER = set(
+    "symbol lastPrice highPrice24h lowPrice24h prevPrice24h volume24h turnover24h price24hPcnt"
+    " usdIndexPrice".split()
+)
+LINEAR_TICKER = set(
+    "symbol tickDirection price24hPcnt lastPrice prevPrice24h highPrice24h lowPrice24h"
+    " prevPrice1h markPrice indexPrice openInterest openInterestValue turnover24h volume24h"
+    " nextFundingTime fundingRate bid1Price bid1Size ask1Price ask1Size".split()
+)
 
 
 def point_at(client: Any, ex: BybitSim, *, demo: bool = False) -> None:
@@ -175,6 +186,21 @@ async def test_pro_watch_ticker_and_order_book(pro: Any) -> None:
         assert stamps[-1] > stamps[0]
     t = await asyncio.wait_for(pro.watch_ticker(LIN), 5)
     assert t["bid"] and t["ask"] and t["markPrice"]  # deltas merged onto the snapshot
+
+
+async def test_pro_watch_ticker_carries_every_field_ccxt_reads(pro: Any) -> None:
+    """Linear `tickers` (snapshot + merged deltas) give every ccxt ticker field; spot `tickers`
+    have no best bid/ask on Bybit either (the L1 `orderbook.1` stream has them)."""
+    await pro.load_markets()
+    lin = await traded_ticker(lambda: pro.watch_ticker(LIN))
+    assert LINEAR_TICKER <= set(lin["info"]), LINEAR_TICKER - set(lin["info"])
+    assert_ticker(lin, book=True, pct_abs=1e-3)
+    assert lin["markPrice"] > 0 and lin["indexPrice"] > 0
+    spot = await traded_ticker(lambda: pro.watch_ticker(SPOT))
+    assert set(spot["info"]) == SPOT_TICKER
+    assert_ticker(spot, book=False, pct_abs=1e-2)  # price24hPcnt has 4 decimals
+    ob = await asyncio.wait_for(pro.watch_order_book(SPOT, 1), 20)
+    assert 0 < ob["bids"][0][0] < ob["asks"][0][0] and ob["bids"][0][1] > 0
 
 
 async def test_pro_watch_orders_after_auth(pro: Any, ex: BybitSim) -> None:

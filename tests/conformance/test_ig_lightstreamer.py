@@ -6,8 +6,10 @@ trading-ig) connects the way IG's documentation says: `LightstreamerClient(endpo
 subscribes PRICE (adapter `Pricing`), CHART candles and ticks, ACCOUNT and TRADE items.
 (b) A 2.x client (2.2.3, TLCP-2.5.0) is refused the way IG refuses it: server error 65,
 "Unsupported protocol version: 2.5.0". 2.x cannot share a venv with 1.0.3 (one package
-name), so a session fixture installs it into a temporary directory with this interpreter's
-pip and runs a small client in a subprocess with that directory on PYTHONPATH.
+name), and the suite never reaches the network, so `.ci/run` installs 2.2.3 into a directory
+of its own beforehand (`pip install --no-deps --target DIR lightstreamer-client-lib==2.2.3`)
+and names it in SPINSTREAM_LS2_PATH; the test runs a small client in a subprocess with that
+directory on PYTHONPATH, and skips, saying how to run it, where the variable is unset.
 
 The library is thread-based: its callbacks put events on a queue, the test awaits them
 with timeouts from worker threads while the sim serves on the test's event loop. A failure
@@ -20,11 +22,10 @@ import asyncio
 import json
 import os
 import queue
-import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -486,35 +487,35 @@ LS2_SCRIPT = textwrap.dedent(
 )
 
 
+LS2_ENV = "SPINSTREAM_LS2_PATH"
+LS2_INSTALL = "python -m pip install --no-deps --target DIR lightstreamer-client-lib==2.2.3"
+
+
+def ls2_dir() -> Path | None:
+    """The directory `.ci/run` installed lightstreamer-client-lib 2.2.3 into (SPINSTREAM_LS2_PATH),
+    or None where it is unset: the test installs nothing itself, so the suite stays offline."""
+    raw = os.environ.get(LS2_ENV, "").strip()
+    return Path(raw) if raw else None
+
+
 @pytest.fixture(scope="session")
-def ls2_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """lightstreamer-client-lib 2.2.3 installed into a private directory (its own
+def ls2_path() -> Path:
+    """lightstreamer-client-lib 2.2.3, installed beforehand into a directory of its own (its
     dependencies, aiohttp and jsonpatch, come from this venv, where 1.0.3 needs them too)."""
-    target = tmp_path_factory.mktemp("ls-client-2.2.3")
-    cmd = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--target",
-        str(target),
-        "lightstreamer-client-lib==2.2.3",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if proc.returncode != 0 or not (target / "lightstreamer" / "client").is_dir():
-        pytest.fail(
-            "could not install lightstreamer-client-lib==2.2.3 for the 2.x conformance test "
-            f"(pip exited {proc.returncode}): {proc.stderr.strip()[-2000:]}"
+    target = ls2_dir()
+    if target is None:
+        pytest.skip(
+            f"{LS2_ENV} is not set: the 2.x-client check needs lightstreamer-client-lib 2.2.3 "
+            f"outside this venv; `{LS2_INSTALL}` then `export {LS2_ENV}=DIR` (.ci/run does)"
         )
-    yield target
+    if not (target / "lightstreamer" / "client").is_dir():  # set, but wrong: a broken CI step
+        pytest.fail(f"{LS2_ENV}={target} holds no lightstreamer/client; run `{LS2_INSTALL}`")
+    return target
 
 
-async def test_2x_client_is_refused_with_code_65(ex: IgSim, ls2_path: Path) -> None:
+async def test_2x_client_is_refused_with_code_65(ex: IgSim, ls2_path: Path, tmp_path: Path) -> None:
     tokens = await login(ex)
-    script = ls2_path / "ls2_client.py"
+    script = tmp_path / "ls2_client.py"  # beside, not inside, the shared 2.2.3 directory
     script.write_text(LS2_SCRIPT)
     env = dict(os.environ, PYTHONPATH=str(ls2_path))
     proc = await asyncio.create_subprocess_exec(

@@ -36,6 +36,7 @@ TickRing = ring.TickRing
 TICK_DTYPE = ring.TICK_DTYPE
 Entry = entry.Entry
 FastReads = entry.FastReads
+Link = entry.Link
 
 # The names above are the interface. The module attributes are dropped: importing a submodule
 # (`spinstream._core.book`, as the tests do to reach the compiled kind) rebinds them anyway.
@@ -53,4 +54,5 @@ __all__ = [
     "TICK_DTYPE",
     "Entry",
     "FastReads",
+    "Link",
 ]

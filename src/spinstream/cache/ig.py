@@ -28,7 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -148,6 +148,11 @@ class _Ticks:
     fresh: bool = True
     last_ts: int = 0
     seq: int = 0  # odd while the writer changes the rings or the epic's aggregators
+    link: Any = None  # the connection's Link: served only while it is live
+
+    @property
+    def servable(self) -> bool:
+        return self.fresh and (self.link is None or self.link.live)
 
 
 @dataclass(eq=False)
@@ -159,6 +164,11 @@ class _Bars:
     open_bar: Bar | None = None
     fresh: bool = True
     seq: int = 0
+    link: Any = None
+
+    @property
+    def servable(self) -> bool:
+        return self.fresh and (self.link is None or self.link.live)
 
 
 class IgCache:
@@ -173,12 +183,12 @@ class IgCache:
 
     # ------------------------------------------------------------------ writing (event loop)
 
-    def apply(self, alias: str, ev: object) -> bool:
-        """Apply one IG event; False if it is not one of IG's own."""
+    def apply(self, alias: str, ev: object, link: Any = None) -> bool:
+        """Apply one IG event; False if it is not one of IG's own. LINK: the connection's."""
         if isinstance(ev, TickUpdate):
-            self._tick(alias, ev)
+            self._tick(alias, ev, link)
         elif isinstance(ev, CandleUpdate):
-            self._candle(alias, ev)
+            self._candle(alias, ev, link)
         elif isinstance(ev, ConfirmUpdate):
             dq = self._confirms.setdefault(alias, deque(maxlen=1000))
             dq.append(ev.confirm)
@@ -188,11 +198,11 @@ class IgCache:
             return False
         return True
 
-    def _tick(self, alias: str, ev: TickUpdate) -> None:
+    def _tick(self, alias: str, ev: TickUpdate, link: Any = None) -> None:
         key = (alias, ev.epic, ev.channel)
         t = self._ticks.get(key)
         if t is None:
-            t = self._ticks[key] = _Ticks(ev.decimals)
+            t = self._ticks[key] = _Ticks(ev.decimals, link=link)
         bid, ask, dec = ev.bid_ticks, ev.ask_ticks, ev.decimals
         if (bid is None or ask is None) and dec <= t.decimals:
             return
@@ -232,11 +242,11 @@ class IgCache:
             setattr(t, name, new)
         t.decimals = decimals
 
-    def _candle(self, alias: str, ev: CandleUpdate) -> None:
+    def _candle(self, alias: str, ev: CandleUpdate, link: Any = None) -> None:
         key = (alias, ev.epic, ev.scale)
         b = self._bars.get(key)
         if b is None:
-            b = self._bars[key] = _Bars(ev.decimals)
+            b = self._bars[key] = _Bars(ev.decimals, link=link)
         b.fresh = True
         if ev.start is None or ev.bid_ticks is None or ev.ask_ticks is None:
             return
@@ -289,7 +299,7 @@ class IgCache:
         chans = (channel,) if channel else ("ticks", "market")
         for ch in chans:
             t = self._ticks.get((alias, epic, ch))
-            if t is None or not t.fresh or not len(t.bid):
+            if t is None or not t.servable or not len(t.bid):
                 continue
             bid, ask, dec = _stable(t, lambda t=t: (t.bid.last(n), t.ask.last(n), t.decimals))
             k = min(len(bid), len(ask))
@@ -303,13 +313,13 @@ class IgCache:
     def candles(self, alias: str, epic: str, scale: str) -> tuple[np.ndarray, str] | None:
         """Bars of EPIC at SCALE (closed ones, then the open one) and which source made them."""
         b = self._bars.get((alias, epic, scale))
-        if b is not None and b.fresh:
+        if b is not None and b.servable:
             rows = _stable(b, lambda: b.closed.view(b.open_bar))
             if len(rows):
                 return rows, "chart"
         a = self._aggs.get((alias, epic, scale))
         t = self._ticks.get((alias, epic, "ticks"))
-        if a is None or t is None or not t.fresh:
+        if a is None or t is None or not t.servable:
             return None
         rows = _stable(t, a.view)
         if not len(rows):

@@ -1,10 +1,16 @@
 """The state store: what the streams pushed, kept fresh or marked stale, read at memory speed.
 
 Only protocol events write here (`apply`, on the event loop); `ctx` reads from worker threads.
-Each item knows whether it is fresh: a `Stale` event (gap, failed checksum, disconnect) marks
-the matching items stale at once, and a stale item is never answered as fresh: the reader gets
-None and falls back to REST. Books are the protocols' live `_core.Book` objects, converted to a
-float view on read; a crossed book is treated as stale.
+An item is served only when two things hold: the item itself is fresh (a `Stale` event from its
+protocol, for a gap, a failed checksum or a disconnect, clears that at once) and the connection
+that feeds it, its `Link`, is live (the transport takes a link down the moment its connection is
+silent, lagging or closed). Anything else reads as None and the caller falls back to REST.
+Books are the protocols' live `_core.Book` objects, converted to a float view on read; a crossed
+book is treated as stale.
+
+Age: an item's value is known current as of the later of its own last update and the last proof
+of life of its connection (a quiet symbol on a live connection is unchanged, not old). A read
+with `max_age_ns` refuses (None) a value known current longer ago than that.
 """
 
 from __future__ import annotations
@@ -12,12 +18,13 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import numpy as np
 
 from spinstream._core import Entry as _Entry
+from spinstream._core import Link
 from spinstream.cache.ig import IgCache
 from spinstream.models import Account, Balance, Order, OrderBook, Position, Ticker, Trade
 from spinstream.protocol.events import (
@@ -35,7 +42,7 @@ from spinstream.protocol.events import (
     TradeUpdate,
 )
 
-__all__ = ["Store"]
+__all__ = ["Link", "Store"]
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +52,42 @@ MKey = tuple[str, str]  # (account alias, market)
 
 
 class _BookEntry:
-    """A live book, whether it may be served, and its last `BookUpdated` (id and times)."""
+    """A live book, whether it may be served, its last `BookUpdated` (id and times), its link."""
 
-    __slots__ = ("book", "fresh", "ev")
+    __slots__ = ("book", "fresh", "ev", "link")
 
-    def __init__(self, ev: BookUpdated) -> None:
+    def __init__(self, ev: BookUpdated, link: Link | None) -> None:
         self.book = ev.book
         self.fresh = True
         self.ev = ev  # one reference: a reader sees the id and times of one update
+        self.link = link
 
 
 class _Collection:
-    """Positions or open orders of one market: keyed items plus one freshness flag."""
+    """Positions or open orders of one market: keyed items, one freshness flag, its link."""
 
-    __slots__ = ("items", "fresh", "seeded", "last_update")
+    __slots__ = ("items", "fresh", "seeded", "last_update", "link")
 
-    def __init__(self) -> None:
+    def __init__(self, link: Link | None) -> None:
         self.items: dict[str, object] = {}
         self.fresh = False
         self.seeded = False
         self.last_update = 0
+        self.link = link
+
+
+def _servable(fresh: bool, link: Link | None) -> bool:
+    return fresh and (link is None or link.live)
+
+
+def _young(last_update: int, link: Link | None, max_age_ns: int | None, now: int) -> bool:
+    """Known current within MAX_AGE_NS of NOW (the item's update, or its link's proof of life)."""
+    if max_age_ns is None:
+        return True
+    known = last_update
+    if link is not None and link.alive_ns > known:
+        known = link.alive_ns
+    return now - known <= max_age_ns
 
 
 class Store:
@@ -87,6 +110,8 @@ class Store:
         self.ig = IgCache()  # IG's stream-only state: tick rings, candles, deal confirmations
         self._n_books = 0  # the per-frame events are counted in plain ints (cheaper)
         self._n_tickers = 0
+        # why items went stale: (alias, market, kind, symbol or None) -> the Stale's reason
+        self._reasons: dict[tuple[str, str, str | None, str | None], str] = {}
 
     @property
     def counts(self) -> Counter[str]:
@@ -103,8 +128,9 @@ class Store:
 
     # ------------------------------------------------------------------ writing (event loop)
 
-    def apply(self, alias: str, events: Iterable[Event]) -> None:
-        """Apply a protocol's events for account ALIAS."""
+    def apply(self, alias: str, events: Iterable[Event], link: Link | None = None) -> None:
+        """Apply a protocol's events for account ALIAS; LINK is the connection they came on
+        (the items they create are served only while it is live)."""
         for ev in events:
             t = type(ev)
             if t is BookUpdated:
@@ -113,7 +139,7 @@ class Store:
                     b.ev = ev  # type: ignore[assignment]
                     b.fresh = True
                 else:
-                    self._new_book(alias, ev)  # type: ignore[arg-type]
+                    self._new_book(alias, ev, link)  # type: ignore[arg-type]
                 self._n_books += 1
             elif t is TickerUpdate:
                 tk = ev.ticker  # type: ignore[union-attr]
@@ -127,7 +153,7 @@ class Store:
                     by_symbol = self._tickers.setdefault(key, {})
                 e = by_symbol.get(tk.symbol)
                 if e is None:
-                    by_symbol[tk.symbol] = _Entry(tk, tk.last_update)
+                    by_symbol[tk.symbol] = _Entry(tk, tk.last_update, link)
                 else:
                     e.refresh(tk, tk.last_update)
                 self._n_tickers += 1
@@ -135,12 +161,12 @@ class Store:
                 self._apply_stats(alias, ev)  # type: ignore[arg-type]
                 self._counts["TickerStats"] += 1
             else:
-                self._apply_other(alias, ev)
+                self._apply_other(alias, ev, link)
                 self._counts[t.__name__] += 1
 
-    def _new_book(self, alias: str, ev: BookUpdated) -> None:
+    def _new_book(self, alias: str, ev: BookUpdated, link: Link | None) -> None:
         """Serve EV's book for (ALIAS, market, symbol), in place of any book held there."""
-        entry = _BookEntry(ev)
+        entry = _BookEntry(ev, link)
         books = self._books.get((alias, ev.market))
         if books is None:
             books = self._books.setdefault((alias, ev.market), {})
@@ -167,10 +193,10 @@ class Store:
             if e is not None:
                 e.value = msgspec.structs.replace(e.value, last=None, volume_24h=None)
 
-    def _apply_other(self, alias: str, ev: Event) -> None:
+    def _apply_other(self, alias: str, ev: Event, link: Link | None) -> None:
         if isinstance(ev, AccountUpdate):
             a = _cached(ev.account)
-            self._accounts[(alias, a.market)] = _Entry(a, a.last_update)
+            self._accounts[(alias, a.market)] = _Entry(a, a.last_update, link)
         elif isinstance(ev, BalanceUpdate):
             a = ev.account
             e = self._accounts.get((alias, a.market))
@@ -188,7 +214,11 @@ class Store:
             )  # fmt: skip
             e.last_update = a.last_update
         elif isinstance(ev, PositionUpdate):
-            c = self._positions.setdefault((alias, ev.market), _Collection())
+            c = self._positions.get((alias, ev.market))
+            if c is None:
+                c = self._positions[(alias, ev.market)] = _Collection(link)
+            if link is not None:
+                c.link = link
             if ev.full:
                 c.items = {}
                 c.seeded = True
@@ -202,7 +232,11 @@ class Store:
                     c.items[k] = p
             c.last_update = ev.ts_recv
         elif isinstance(ev, OrderUpdate):
-            c = self._orders.setdefault((alias, ev.market), _Collection())
+            c = self._orders.get((alias, ev.market))
+            if c is None:
+                c = self._orders[(alias, ev.market)] = _Collection(link)
+            if link is not None:
+                c.link = link
             if ev.full:
                 c.items = {}
                 c.seeded = True
@@ -224,7 +258,9 @@ class Store:
             if ev.kind == "ticker24h":
                 self._drop_stats(alias, ev.market, ev.symbol)
             self._mark(alias, ev.market, ev.kind, ev.symbol, False)
+            self._reasons[(alias, ev.market, ev.kind, ev.symbol)] = ev.reason
             self._counts["stale_marks"] += 1
+            self._counts[f"stale:{ev.reason.split(':', 1)[0][:40]}"] += 1
             log.warning(
                 "stale: %s %s %s %s: %s",
                 alias,
@@ -236,8 +272,9 @@ class Store:
         elif isinstance(ev, Fresh):
             self._mark(alias, ev.market, ev.kind, ev.symbol, True)
         elif isinstance(ev, Malformed):
+            self._counts["malformed"] += 1
             log.debug("malformed frame from %s: %s", ev.venue, ev.reason)
-        elif not self.ig.apply(alias, ev):
+        elif not self.ig.apply(alias, ev, link):
             self._counts["unhandled_event"] += 1
 
     def _mark(
@@ -269,45 +306,70 @@ class Store:
             table = self._tickers.setdefault((alias, market), {})
         return table
 
-    def ticker(self, alias: str, market: str, symbol: str) -> Ticker | None:
-        """The cached ticker if fresh, else None."""
+    def ticker(
+        self, alias: str, market: str, symbol: str, max_age_ns: int | None = None, now: int = 0
+    ) -> Ticker | None:
+        """The cached ticker if servable (and known current within MAX_AGE_NS of NOW), else None."""
         e = self.tickers_of(alias, market).get(symbol)
         if e is not None and e.fresh:
-            return e.value  # type: ignore[return-value]
+            link = e.link
+            if (link is None or link.live) and _young(e.last_update, link, max_age_ns, now):
+                return e.value  # type: ignore[return-value]
         return None
 
-    def orderbook(self, alias: str, market: str, symbol: str, depth: int) -> OrderBook | None:
-        """A float view of the top DEPTH levels if the book is fresh and not crossed, else None."""
+    def orderbook(
+        self,
+        alias: str,
+        market: str,
+        symbol: str,
+        depth: int,
+        max_age_ns: int | None = None,
+        now: int = 0,
+    ) -> OrderBook | None:
+        """A float view of the top DEPTH levels if the book is servable and not crossed."""
         b = self._books.get((alias, market), {}).get(symbol)
-        if b is None or not b.fresh:
+        if b is None or not _servable(b.fresh, b.link):
+            return None
+        ev = b.ev
+        if not _young(ev.ts_recv, b.link, max_age_ns, now):
             return None
         book = b.book
         bids, asks = book.top(depth)  # int64 ticks/lots; one C call under the GIL: consistent
         if len(bids) and len(asks) and bids[0, 0] >= asks[0, 0]:
             return None  # crossed: never served
         ps, ss = 10.0**book.price_decimals, 10.0**book.size_decimals
-        ev = b.ev
         return OrderBook(
             venue=alias, market=market, symbol=symbol,
             bids=_scale(bids, ps, ss), asks=_scale(asks, ps, ss),
             seq=ev.seq, ts_event=ev.ts_event, last_update=ev.ts_recv, source="ws",
         )  # fmt: skip
 
-    def account(self, alias: str, market: str) -> Account | None:
+    def account(
+        self, alias: str, market: str, max_age_ns: int | None = None, now: int = 0
+    ) -> Account | None:
         e = self._accounts.get((alias, market))
-        if e is not None and e.fresh:
-            return e.value  # type: ignore[return-value]
+        if e is not None and _servable(e.fresh, e.link):
+            if _young(e.last_update, e.link, max_age_ns, now):
+                return e.value  # type: ignore[return-value]
         return None
 
-    def positions(self, alias: str, market: str) -> list[Position] | None:
+    def positions(
+        self, alias: str, market: str, max_age_ns: int | None = None, now: int = 0
+    ) -> list[Position] | None:
         c = self._positions.get((alias, market))
-        if c is None or not c.fresh:
+        if c is None or not _servable(c.fresh, c.link):
+            return None
+        if not _young(c.last_update, c.link, max_age_ns, now):
             return None
         return list(c.items.values())  # type: ignore[arg-type]
 
-    def orders(self, alias: str, market: str) -> list[Order] | None:
+    def orders(
+        self, alias: str, market: str, max_age_ns: int | None = None, now: int = 0
+    ) -> list[Order] | None:
         c = self._orders.get((alias, market))
-        if c is None or not c.fresh:
+        if c is None or not _servable(c.fresh, c.link):
+            return None
+        if not _young(c.last_update, c.link, max_age_ns, now):
             return None
         return list(c.items.values())  # type: ignore[arg-type]
 
@@ -315,17 +377,48 @@ class Store:
         return list(self._trades.get((alias, market, symbol), ()))
 
     def stale_items(self, alias: str | None = None) -> int:
-        """How many cached items (of account ALIAS, or all) are stale now (status displays)."""
+        """How many cached items (of account ALIAS, or all) are not servable now (status)."""
+        return len(self.stale_list(alias))
 
-        def mine(key: tuple[str, ...]) -> bool:
-            return alias is None or key[0] == alias
+    def stale_list(self, alias: str | None = None) -> list[dict[str, str | None]]:
+        """Every cached item (of account ALIAS, or all) that is not servable now, and why: the
+        item's own reason (gap, checksum, disconnect, ...) or its connection's (silent, lagging).
+        """
+        out: list[dict[str, str | None]] = []
 
-        n = sum(not e.fresh for k, t in self._tickers.items() if mine(k) for e in t.values())
-        n += sum(not b.fresh for k, t in self._books.items() if mine(k) for b in t.values())
-        n += sum(not e.fresh for k, e in self._accounts.items() if mine(k))
-        n += sum(c.seeded and not c.fresh for k, c in self._positions.items() if mine(k))
-        n += sum(c.seeded and not c.fresh for k, c in self._orders.items() if mine(k))
-        return n
+        def add(key: MKey, kind: str, symbol: str | None, fresh: bool, link: Any) -> None:
+            if alias is not None and key[0] != alias:
+                return
+            if fresh and (link is None or link.live):
+                return
+            if not fresh:
+                reason = (
+                    self._reasons.get((key[0], key[1], kind, symbol))
+                    or self._reasons.get((key[0], key[1], kind, None))
+                    or self._reasons.get((key[0], key[1], None, symbol))
+                    or self._reasons.get((key[0], key[1], None, None))
+                    or "stale"
+                )
+            else:
+                reason = f"connection {link.reason}"
+            out.append(
+                {"account": key[0], "market": key[1], "kind": kind, "symbol": symbol,
+                 "reason": reason}
+            )  # fmt: skip
+
+        for k, t in list(self._tickers.items()):
+            for sym, e in list(t.items()):
+                add(k, "ticker", sym, e.fresh, e.link)
+        for k, bt in list(self._books.items()):
+            for sym, b in list(bt.items()):
+                add(k, "book", sym, b.fresh, b.link)
+        for k, e in list(self._accounts.items()):
+            add(k, "account", None, e.fresh, e.link)
+        for kind, store in (("positions", self._positions), ("orders", self._orders)):
+            for k, c in list(store.items()):
+                if c.seeded:
+                    add(k, kind, None, c.fresh, c.link)
+        return out
 
 
 def _cached(item: _T) -> _T:

@@ -22,6 +22,7 @@ __all__ = [
     "BookUpdated",
     "Event",
     "Fresh",
+    "Liveness",
     "Malformed",
     "OrderUpdate",
     "PositionUpdate",
@@ -175,6 +176,29 @@ Event = (
 )  # fmt: skip
 
 
+class Liveness(msgspec.Struct, frozen=True, kw_only=True):
+    """How a venue's connection proves it is alive; the protocol declares it, the transport
+    times it (a protocol reads no clock).
+
+    Any data frame, and the pong to a WebSocket ping the transport sends every `ping_s`
+    (None: none sent), is a proof of life. A connection with no proof for `silent_s` is dead:
+    everything it feeds is stale at once (reason "silent") and it reconnects. Frames whose
+    events carry the venue's time (`ts_event`) measure the lag (our receive minus the venue's
+    time, less the clock offset); above `lag_s` the items it feeds are stale (reason
+    "lagging") until the lag falls back. `max_backoff_s` caps the reconnect delay (market
+    data reconnects quickly).
+    """
+
+    silent_s: float = 5.0
+    ping_s: float | None = 2.0
+    lag_s: float = 2.0
+    max_backoff_s: float = 5.0
+
+
+MARKET_DATA = Liveness()  # public streams: a stall is found within 5 s (+ one watch step)
+PRIVATE = Liveness(silent_s=10.0, ping_s=4.0, max_backoff_s=30.0)  # account streams
+
+
 class RestRequest(msgspec.Struct, frozen=True, kw_only=True):
     """A REST call a protocol or a client wants made; built and signed by the venue's rest.py.
 
@@ -197,7 +221,7 @@ class RestRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StreamProtocol(Protocol):
-    """What the transport drives: one WebSocket connection's venue rules (STYLE.md section 4)."""
+    """What the transport drives: one WebSocket connection's venue rules (docs/STYLE.md §4)."""
 
     TICK_S: float
 

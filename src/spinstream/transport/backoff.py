@@ -1,4 +1,8 @@
-"""Reconnect delays: exponential backoff with full jitter, as a plain generator."""
+"""Reconnect delays: exponential backoff, each delay jittered by +-50 %, as a plain generator.
+
+Not "full jitter" (a uniform draw between 0 and the step): each delay stays between half and
+one and a half times its step, so no retry comes at once and the steps still spread clients out.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ def backoff(
     jitter: float = 0.5,
     rng: random.Random | None = None,
 ) -> Iterator[float]:
-    """Delays in seconds: initial, then x factor up to maximum, each scaled by 1 +- jitter.
+    """Delays in seconds: initial, then x factor up to maximum, each scaled by a uniform draw
+    from [1 - jitter, 1 + jitter) (+-50 % by default; the cap applies before the jitter).
 
     Jitter keeps many clients (or many connections of one workspace) from reconnecting in step.
     """

@@ -781,6 +781,49 @@ async def test_working_orders_rest_and_trigger(manual: IgSim, http: aiohttp.Clie
         await ls.close()
 
 
+# The TRADE payloads' keys as the protocol notes list them (OPU; WOU = OPU + the order's own)
+OPU_KEYS = set(
+    "dealReference dealId dealIdOrigin dealStatus status epic direction size level stopLevel"
+    " limitLevel currency expiry guaranteedStop channel timestamp".split()
+)
+WOU_KEYS = OPU_KEYS | set("orderType timeInForce goodTillDate stopDistance limitDistance".split())
+CONFIRMS_KEYS = set(
+    "date status reason dealStatus epic expiry dealReference dealId affectedDeals level size"
+    " direction stopLevel limitLevel stopDistance limitDistance guaranteedStop trailingStop"
+    " profit profitCurrency".split()
+)
+
+
+async def test_trade_payloads_carry_every_field(ex: IgSim, http: aiohttp.ClientSession) -> None:
+    """Issue 9 defect 10: every TRADE payload carries every field of the real one (a WOU has
+    OPU's stop/limit levels too, derived from the distances it was created with)."""
+    rest = Rest(http, ex)
+    acc = (await rest.login(2))["currentAccountId"]
+    ls = await ls_session(ex, rest, LS_user=acc)
+    try:
+        await ls.subscribe(1, "DISTINCT", [f"TRADE:{acc}"], TRADE_SCHEMA.split())
+        await ls.until(lambda ln: ln == "EOS,1,1")
+        level = float(ex.state[EURUSD].offer - 500)
+        wo = {
+            "epic": EURUSD, "expiry": "-", "direction": "BUY", "size": 1, "type": "LIMIT",
+            "timeInForce": "GOOD_TILL_CANCELLED", "currencyCode": "USD", "guaranteedStop": False,
+            "level": level, "stopDistance": 20, "limitDistance": 30,
+        }  # fmt: skip
+        conf = await deal_wo(rest, wo)
+        assert conf["dealStatus"] == "ACCEPTED"
+        wou = await until_field(ls, 1, "WOU")
+        assert set(wou) == WOU_KEYS, WOU_KEYS ^ set(wou)
+        assert (wou["stopLevel"], wou["limitLevel"]) == (level - 20, level + 30)
+        assert (wou["stopDistance"], wou["limitDistance"]) == (20, 30)
+        confirms = await until_field(ls, 1, "CONFIRMS")
+        assert set(confirms) == CONFIRMS_KEYS, CONFIRMS_KEYS ^ set(confirms)
+        await rest.deal(market("BUY", 1))
+        opu = await until_field(ls, 1, "OPU")
+        assert set(opu) == OPU_KEYS, OPU_KEYS ^ set(opu)
+    finally:
+        await ls.close()
+
+
 async def deal_wo(rest: Rest, body: dict[str, Any]) -> dict[str, Any]:
     st, out, _ = await rest.call("POST", "/workingorders/otc", body, version=2)
     assert st == 200, out

@@ -35,7 +35,7 @@ def test_fast_reads_serves_fresh_entries_and_defers_the_rest(entry) -> None:
         def __init__(self) -> None:
             self.slow_calls = []
 
-        def _get_ticker_slow(self, symbol, market):
+        def _get_ticker_slow(self, symbol, market, max_age_s):
             self.slow_calls.append((symbol, market))
             return ("rest", symbol, market)
 
@@ -51,3 +51,31 @@ def test_fast_reads_serves_fresh_entries_and_defers_the_rest(entry) -> None:
     table["ETH"] = entry.Entry("eth", 2)  # the live table: new symbols show at once
     assert c.get_ticker("ETH") == "eth"
     assert c.slow_calls == [("X", None), ("BTC", "usdm"), ("BTC", None)]
+
+
+def test_link_gates_the_entries_it_feeds(entry) -> None:
+    """An entry fed by a connection is served only while that connection is live."""
+
+    class Client(entry.FastReads):
+        def _get_ticker_slow(self, symbol, market, max_age_s):
+            return ("rest", symbol, market, max_age_s)
+
+    link = entry.Link("conn")
+    assert not link.live and link.reason == "connecting"
+    c = Client()
+    c._tickers = {"BTC": entry.Entry("cached", 1, link)}
+    assert c.get_ticker("BTC") == ("rest", "BTC", None, None)  # not yet live
+    link.up(7)
+    assert (link.live, link.reason, link.alive_ns) == (True, None, 7)
+    assert c.get_ticker("BTC") == "cached"
+    assert c._tickers["BTC"].servable
+    link.down("silent")
+    assert c.get_ticker("BTC") == ("rest", "BTC", None, None)  # silent: never served
+    assert not c._tickers["BTC"].servable and "silent" in repr(link)
+    link.up(8)
+    c._tickers["BTC"].fresh = False  # the item's own staleness stays its own
+    assert c.get_ticker("BTC")[0] == "rest"
+    c._tickers["BTC"].fresh = True
+    assert c.get_ticker("BTC", max_age_s=0.5) == ("rest", "BTC", None, 0.5)  # age: slow path
+    c._fast = False  # an account-wide max age: every read takes the slow path
+    assert c.get_ticker("BTC")[0] == "rest"

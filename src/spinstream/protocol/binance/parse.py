@@ -29,6 +29,15 @@ from spinstream.protocol.binance import schemas as s
 from spinstream.protocol.booksync import Ids
 from spinstream.protocol.events import TickerStats
 from spinstream.protocol.times import ms_to_ns as _ms_to_ns
+from spinstream.protocol.values import INF as _INF
+from spinstream.protocol.values import (
+    finite,
+    nonneg,
+    opt_finite,
+    opt_nonneg,
+    opt_positive,
+    positive,
+)
 
 __all__ = [
     "VENUE",
@@ -94,10 +103,38 @@ def _opt(text: str | None) -> float | None:
     return None if text is None or text == "" else _f(text)
 
 
-def _price(text: str | None) -> float | None:
+# What can be true per field (anything else raises ParseError: the frame is Malformed, a REST
+# answer an error). Prices (bid, ask, last, order, entry, mark) are finite and > 0, except that
+# an order's or a flat position's "0" means "no price" (None). Sizes, volumes, order quantities
+# and spot balances (free, locked) are finite and >= 0: a spot wallet is never owed. A USD-M
+# wallet balance, margin balance and available balance are only finite: in Multi-Assets mode an
+# asset's wallet balance goes negative, and available balance does when margin exceeds it.
+# Unrealized PnL and a USD-M position amount (negative = short, in one-way and hedge mode) are
+# only finite.
+
+
+def _px(text: str, what: str) -> float:
+    return positive(_f(text), what)
+
+
+def _qty(text: str, what: str) -> float:
+    return nonneg(_f(text), what)
+
+
+def _price(text: str | None, what: str = "price") -> float | None:
     """An order price; Binance sends 0 for market orders, which means "no price"."""
     v = _opt(text)
-    return None if v is None or v == 0.0 else v
+    return None if v is None or v == 0.0 else positive(v, what)
+
+
+def _book_ticker_ok(msg: s.BookTickerFloats) -> bool:
+    """Whether a decoded bookTicker's prices are finite > 0 and sizes finite >= 0 (NaN fails)."""
+    return (
+        0.0 < msg.bid_px < _INF
+        and 0.0 < msg.ask_px < _INF
+        and 0.0 <= msg.bid_qty < _INF
+        and 0.0 <= msg.ask_qty < _INF
+    )
 
 
 def _status(text: str) -> OrderStatus:
@@ -193,10 +230,10 @@ def parse_book_ticker(market: str, msg: s.BookTickerMsg, ts: int) -> Ticker:
         venue=VENUE,
         market=market,
         symbol=msg.symbol,
-        bid=_f(msg.bid_px),
-        bid_size=_f(msg.bid_qty),
-        ask=_f(msg.ask_px),
-        ask_size=_f(msg.ask_qty),
+        bid=_px(msg.bid_px, "bid"),
+        bid_size=_qty(msg.bid_qty, "bid size"),
+        ask=_px(msg.ask_px, "ask"),
+        ask_size=_qty(msg.ask_qty, "ask size"),
         ts_event=ms_to_ns(msg.event_time),
         last_update=ts,
         source="ws",
@@ -211,6 +248,11 @@ def parse_book_ticker_floats(
     The Ticker `parse_book_ticker` gives, with the protocol's merge of the last 24 h ticker
     (PREV, when it has a last price) done in the same construction.
     """
+    if not _book_ticker_ok(msg):
+        raise ParseError(
+            f"bookTicker {msg.bid_px!r}/{msg.bid_qty!r} {msg.ask_px!r}/{msg.ask_qty!r}: "
+            "a price not finite > 0 or a size not finite >= 0"
+        )
     last = volume = None
     if prev is not None and prev.last is not None:
         last, volume = prev.last, prev.volume_24h
@@ -236,7 +278,7 @@ def merge_ticker24(market: str, msg: s.Ticker24Msg, book: Ticker | None, ts: int
 
     Without a bookTicker yet, the 24 h ticker's own best levels are used.
     """
-    last, volume = _f(msg.last_px), _f(msg.volume)
+    last, volume = _px(msg.last_px, "last price"), _qty(msg.volume, "volume")
     if book is not None:
         return msgspec.structs.replace(
             book, last=last, volume_24h=volume, ts_event=ms_to_ns(msg.event_time), last_update=ts
@@ -245,10 +287,10 @@ def merge_ticker24(market: str, msg: s.Ticker24Msg, book: Ticker | None, ts: int
         venue=VENUE,
         market=market,
         symbol=msg.symbol,
-        bid=_opt(msg.bid_px),
-        bid_size=_opt(msg.bid_qty),
-        ask=_opt(msg.ask_px),
-        ask_size=_opt(msg.ask_qty),
+        bid=opt_positive(_opt(msg.bid_px), "bid"),
+        bid_size=opt_nonneg(_opt(msg.bid_qty), "bid size"),
+        ask=opt_positive(_opt(msg.ask_px), "ask"),
+        ask_size=opt_nonneg(_opt(msg.ask_qty), "ask size"),
         last=last,
         volume_24h=volume,
         ts_event=ms_to_ns(msg.event_time),
@@ -263,8 +305,8 @@ def parse_ticker_stats(market: str, msg: s.Ticker24Msg, ts: int) -> TickerStats:
         venue=VENUE,
         market=market,
         symbol=msg.symbol,
-        last=_f(msg.last_px),
-        volume_24h=_f(msg.volume),
+        last=_px(msg.last_px, "last price"),
+        volume_24h=_qty(msg.volume, "volume"),
         ts_event=ms_to_ns(msg.event_time),
         ts_recv=ts,
     )
@@ -275,8 +317,8 @@ def parse_ticker_stats(market: str, msg: s.Ticker24Msg, ts: int) -> TickerStats:
 
 def parse_execution_report(msg: s.ExecutionReport, ts: int) -> Order:
     """Spot `executionReport` -> Order; a cancel reports the order's own id in `C`."""
-    filled = _f(msg.filled)
-    quote = _opt(msg.quote_filled)
+    filled = _qty(msg.filled, "filled")
+    quote = opt_nonneg(_opt(msg.quote_filled), "quote filled")
     cid = msg.orig_client_order_id or msg.client_order_id
     return Order(
         venue=VENUE,
@@ -287,7 +329,7 @@ def parse_execution_report(msg: s.ExecutionReport, ts: int) -> Order:
         side=_side(msg.side),
         type=msg.order_type.lower(),
         price=_price(msg.price),
-        quantity=_f(msg.quantity),
+        quantity=_qty(msg.quantity, "quantity"),
         filled=filled,
         avg_price=quote / filled if quote is not None and filled > 0 else None,
         status=_status(msg.status),
@@ -304,7 +346,9 @@ def parse_account_position(msg: s.AccountPosition, ts: int) -> Account:
         venue=VENUE,
         market="spot",
         balances={
-            b.asset: Balance(asset=b.asset, free=_f(b.free), locked=_f(b.locked))
+            b.asset: Balance(
+                asset=b.asset, free=_qty(b.free, "free balance"), locked=_qty(b.locked, "locked")
+            )
             for b in msg.balances
         },
         ts_event=ms_to_ns(msg.event_time),
@@ -315,7 +359,9 @@ def parse_account_position(msg: s.AccountPosition, ts: int) -> Account:
 
 def apply_balance_delta(msg: s.BalanceDelta, prev: Balance | None, ts: int) -> Account:
     """`balanceUpdate` (a delta to free) applied to the asset's last known balance."""
-    free = (prev.free if prev else 0.0) + _f(msg.delta)
+    free = nonneg(  # the delta may be negative (a withdrawal); the balance it leaves may not
+        (prev.free if prev else 0.0) + finite(_f(msg.delta), "balance delta"), "free balance"
+    )
     locked = prev.locked if prev else 0.0
     return Account(
         venue=VENUE,
@@ -342,9 +388,9 @@ def parse_order_trade_update(msg: s.OrderTradeUpdate, ts: int) -> Order:
         side=_side(o.side),
         type=o.order_type.lower(),
         price=_price(o.price),
-        quantity=_f(o.quantity),
-        filled=_f(o.filled),
-        avg_price=_price(o.avg_price),
+        quantity=_qty(o.quantity, "quantity"),
+        filled=_qty(o.filled, "filled"),
+        avg_price=_price(o.avg_price, "average price"),
         status=_status(o.status),
         time_in_force=o.time_in_force,
         ts_event=ms_to_ns(msg.event_time),
@@ -365,15 +411,19 @@ def _usdm_position(
     mark: str | None = None,
     leverage: str | None = None,
 ) -> Position:
+    size = finite(_f(amount), "position amount")
+    entry_price = _price(entry, "entry price")
+    if size != 0.0 and entry is not None and entry_price is None:
+        raise ParseError(f"open position of {symbol} with entry price {entry!r}")
     return Position(
         venue=VENUE,
         market="usdm",
         symbol=symbol,
-        size=_f(amount),
-        entry_price=_price(entry),
-        mark_price=_price(mark),
-        unrealized_pnl=_opt(upnl),
-        leverage=_opt(leverage),
+        size=size,
+        entry_price=entry_price,
+        mark_price=_price(mark, "mark price"),
+        unrealized_pnl=opt_finite(_opt(upnl), "unrealized PnL"),
+        leverage=opt_positive(_opt(leverage), "leverage"),
         position_side=_POSITION_SIDE.get(side, side.lower()),
         ts_event=ts_event,
         last_update=ts,
@@ -392,7 +442,7 @@ def parse_account_update(msg: s.AccountUpdateMsg, ts: int) -> tuple[Account, tup
         venue=VENUE,
         market="usdm",
         balances={
-            b.asset: Balance(asset=b.asset, free=_f(b.wallet), locked=0.0)
+            b.asset: Balance(asset=b.asset, free=finite(_f(b.wallet), "wallet balance"), locked=0.0)
             for b in msg.data.balances
         },
         ts_event=ts_event,
@@ -416,16 +466,18 @@ def parse_rest_ticker(
 ) -> Ticker:
     """Spot `ticker/24hr` or USD-M `ticker/bookTicker` -> Ticker (source "rest")."""
     if isinstance(msg, s.RestTicker24):
+        bid, bid_size = _rest_level(msg.bidPrice, msg.bidQty, "bid")
+        ask, ask_size = _rest_level(msg.askPrice, msg.askQty, "ask")
         return Ticker(
             venue=VENUE,
             market=market,
             symbol=msg.symbol or symbol,
-            bid=_opt(msg.bidPrice),
-            bid_size=_opt(msg.bidQty),
-            ask=_opt(msg.askPrice),
-            ask_size=_opt(msg.askQty),
-            last=_opt(msg.lastPrice),
-            volume_24h=_opt(msg.volume),
+            bid=bid,
+            bid_size=bid_size,
+            ask=ask,
+            ask_size=ask_size,
+            last=opt_positive(_opt(msg.lastPrice), "last price"),
+            volume_24h=opt_nonneg(_opt(msg.volume), "volume"),
             ts_event=ms_to_ns(msg.closeTime),
             last_update=ts,
             source="rest",
@@ -434,14 +486,26 @@ def parse_rest_ticker(
         venue=VENUE,
         market=market,
         symbol=msg.symbol or symbol,
-        bid=_f(msg.bidPrice),
-        bid_size=_f(msg.bidQty),
-        ask=_f(msg.askPrice),
-        ask_size=_f(msg.askQty),
+        bid=_px(msg.bidPrice, "bid"),
+        bid_size=_qty(msg.bidQty, "bid size"),
+        ask=_px(msg.askPrice, "ask"),
+        ask_size=_qty(msg.askQty, "ask size"),
         ts_event=ms_to_ns(msg.time),
         last_update=ts,
         source="rest",
     )
+
+
+def _rest_level(px: str | None, qty: str | None, what: str) -> tuple[float | None, float | None]:
+    """A spot `ticker/24hr` best level: price finite > 0, size finite >= 0.
+
+    A side with price and size both 0 is an empty side (Binance answers so for a symbol with
+    no order on it, e.g. while trading is halted): no level, not an impossible one.
+    """
+    price, size = _opt(px), opt_nonneg(_opt(qty), f"{what} size")
+    if price == 0.0 and not size:
+        return None, None
+    return opt_positive(price, what), size
 
 
 def _levels(levels: list[list[str]], depth: int) -> np.ndarray:
@@ -449,7 +513,7 @@ def _levels(levels: list[list[str]], depth: int) -> np.ndarray:
     for lv in levels[:depth]:
         if len(lv) < 2:
             raise ParseError(f"book level {lv!r} has fewer than two items")
-        rows.append((_f(lv[0]), _f(lv[1])))
+        rows.append((_px(lv[0], "level price"), _qty(lv[1], "level size")))
     return np.array(rows, dtype=np.float64).reshape(len(rows), 2)
 
 
@@ -472,7 +536,7 @@ def parse_spot_account(msg: s.SpotAccount, ts: int) -> Account:
     """`/api/v3/account` -> Account (assets with a zero total are left out)."""
     balances = {}
     for b in msg.balances:
-        free, locked = _f(b.free), _f(b.locked)
+        free, locked = _qty(b.free, "free balance"), _qty(b.locked, "locked")
         if free or locked:
             balances[b.asset] = Balance(asset=b.asset, free=free, locked=locked)
     return Account(
@@ -492,11 +556,13 @@ def parse_usdm_account(msg: s.UsdmAccount, ts: int) -> Account:
         venue=VENUE,
         market="usdm",
         balances={
-            a.asset: Balance(asset=a.asset, free=_f(a.walletBalance), locked=0.0)
+            a.asset: Balance(
+                asset=a.asset, free=finite(_f(a.walletBalance), "wallet balance"), locked=0.0
+            )
             for a in msg.assets
         },
-        equity=_opt(msg.totalMarginBalance),
-        available=_opt(msg.availableBalance),
+        equity=opt_finite(_opt(msg.totalMarginBalance), "margin balance"),
+        available=opt_finite(_opt(msg.availableBalance), "available balance"),
         ts_event=ms_to_ns(max(stamps)) if stamps else None,
         last_update=ts,
         source="rest",
@@ -528,11 +594,11 @@ def parse_usdm_positions(msgs: Iterable[s.UsdmPositionRisk], ts: int) -> tuple[P
 
 def parse_rest_order(market: str, msg: s.RestOrder, ts: int, source: Source = "rest") -> Order:
     """An order object from openOrders / place / cancel, spot or USD-M -> Order."""
-    filled = _f(msg.executedQty)
+    filled = _qty(msg.executedQty, "executed quantity")
     if msg.avgPrice is not None:
-        avg = _price(msg.avgPrice)
+        avg = _price(msg.avgPrice, "average price")
     elif msg.cummulativeQuoteQty is not None and filled > 0:
-        avg = _f(msg.cummulativeQuoteQty) / filled
+        avg = _qty(msg.cummulativeQuoteQty, "quote quantity") / filled
     else:
         avg = None
     stamp = msg.updateTime or msg.transactTime or msg.time
@@ -545,7 +611,7 @@ def parse_rest_order(market: str, msg: s.RestOrder, ts: int, source: Source = "r
         side=_side(msg.side),
         type=msg.type.lower(),
         price=_price(msg.price),
-        quantity=_f(msg.origQty),
+        quantity=_qty(msg.origQty, "quantity"),
         filled=filled,
         avg_price=avg,
         status=_status(msg.status),

@@ -14,9 +14,10 @@ frames are batched and paced under Binance's incoming-message limit (5/s spot, 1
 Books follow Binance's documented sync through `SyncedBook`: diff events are buffered from the
 first one on, the REST snapshot is requested then (a `requests()` item), the buffer is replayed
 onto it, and every later event must chain (spot: U <= id + 1; USD-M: pu == previous u). A gap
-emits `Stale` at once and requests a new snapshot. Private streams are seeded from REST after
-the user stream is on; pushes that arrive before every seed has answered are buffered and
-replayed on top of it.
+emits `Stale` at once and requests a new snapshot; so does a diff refused as `Malformed` (the
+venue sent it: the book misses it), not only once the next diff's ids show the hole. Private
+streams are seeded from REST after the user stream is on; pushes that arrive before every seed
+has answered are buffered and replayed on top of it.
 
 Connection state (one `State`, moves checked against `TRANSITIONS`):
 
@@ -49,8 +50,16 @@ from spinstream.models import Account, Balance, Order, Ticker
 from spinstream.protocol.binance import auth, parse, rest
 from spinstream.protocol.binance import schemas as s
 from spinstream.protocol.binance.parse import VENUE, Instrument
-from spinstream.protocol.booksync import BINANCE_SPOT, BINANCE_USDM, Action, Rule, SyncedBook
+from spinstream.protocol.booksync import (
+    BINANCE_SPOT,
+    BINANCE_USDM,
+    Action,
+    Rule,
+    SyncedBook,
+    SyncState,
+)
 from spinstream.protocol.events import (
+    PRIVATE,
     AccountUpdate,
     Authenticated,
     AuthFailed,
@@ -59,6 +68,7 @@ from spinstream.protocol.events import (
     Event,
     Fresh,
     Kind,
+    Liveness,
     Malformed,
     OrderUpdate,
     PositionUpdate,
@@ -67,6 +77,7 @@ from spinstream.protocol.events import (
     Subscribed,
     TickerUpdate,
 )
+from spinstream.protocol.retry import AuthRetry
 
 __all__ = [
     "TRANSITIONS",
@@ -133,6 +144,7 @@ class _Base:
         self._now = 0
         self.counters: dict[str, int] = {"malformed": 0, "errors": 0}
         self._extra = {"venue": VENUE, "conn": self.endpoint}
+        self.problem: str | None = None  # why the stream is not serving, for status (no secrets)
 
     # --- contract surface shared by all -----------------------------------------------------
 
@@ -251,6 +263,9 @@ class _PublicStream(_Base):
 
     TICK_S = 1.0  # paces queued SUBSCRIBE frames and snapshot retries
     private = False
+    # Binance's server pings every 20 s and answers ours; a ping every 3 s stays well inside
+    # its 5 incoming messages a second, and proves a quiet connection alive within 5 s
+    liveness: ClassVar[Liveness] = Liveness(silent_s=5.0, ping_s=3.0)
     kinds = frozenset({"ticker", "book"})
     MAX_STREAMS: ClassVar[int] = 1024  # per connection (Binance)
     PARAMS_PER_FRAME: ClassVar[int] = 200
@@ -439,7 +454,10 @@ class _PublicStream(_Base):
                         return [TickerUpdate(ticker=tk)]
                     return self._on_ticker24_msg(data, ts)
                 except Exception as exc:
-                    return self._failed(type(msg).__struct_config__.tag, ts, exc)
+                    events = self._failed(type(msg).__struct_config__.tag, ts, exc)
+                    if kind is _DEPTH:
+                        events += self._lost_diff(data.symbol, ts)
+                    return events
         return self._receive(frame, ts)
 
     def _receive(self, frame: str | bytes, ts: int) -> list[Event]:
@@ -449,16 +467,22 @@ class _PublicStream(_Base):
         except (msgspec.DecodeError, UnicodeError) as exc:
             return [self._malformed(f"undecodable frame: {exc}", ts)]
         if env.stream is not None:
+            low, _, stream_type = env.stream.partition("@")
+            depth_of = low.upper() if stream_type == self._depth_stream else None
             if not env.data:
-                return [self._malformed(f"stream {env.stream} without data", ts)]
-            handler = self._on.get(env.stream.partition("@")[2])
+                malformed = self._malformed(f"stream {env.stream} without data", ts)
+                return [malformed, *self._lost_diff(depth_of, ts)]
+            handler = self._on.get(stream_type)
             if handler is None:
                 if env.stream == "!serverShutdown":
                     log.info("binance %s: server shutdown notice", self.endpoint, extra=self._extra)
                     return []
                 return [self._malformed(f"unknown stream {env.stream}", ts)]
             data = env.data
-            return self._guard(env.stream, ts, lambda: handler(data, ts))
+            events = self._guard(env.stream, ts, lambda: handler(data, ts))
+            if depth_of is not None and events and type(events[0]) is Malformed:
+                events += self._lost_diff(depth_of, ts)
+            return events
         if env.id is not None:
             return self._on_answer(env, ts)
         return [self._malformed("frame is neither stream data nor an answer", ts)]
@@ -637,6 +661,19 @@ class _PublicStream(_Base):
         early = self._early.setdefault(sym, deque(maxlen=self.max_buffer))
         early.append(msg)
         return []
+
+    def _lost_diff(self, sym: str | None, ts: int) -> list[Event]:
+        """A diff of SYM's depth stream was rejected (Malformed): the venue sent it, so the book
+        misses it, as after a gap. A synced book is invalidated (its diffs are held, not
+        applied), stale at once, and a new snapshot is fetched. A book not in sync needs
+        nothing: the buffered diffs must chain onto its next snapshot, and the missing one
+        breaks that chain unless the snapshot already covers it."""
+        book = self._books.get(sym) if sym else None
+        if sym is None or book is None or book.sync.state is not SyncState.SYNCED:
+            return []
+        self._count("lost_diffs")
+        book.invalidate("malformed diff dropped (a gap)")
+        return self._resync(sym, book.sync.reason or "malformed diff dropped (a gap)", ts)
 
     def _feed(self, sym: str, book: SyncedBook, msg: _Depth, ts: int) -> list[Event]:
         e = msg.event_time
@@ -916,7 +953,10 @@ class _UserStream(_Base):
     """A private stream seeded from REST; pushes before the seed are buffered and replayed."""
 
     private = True
+    liveness: ClassVar[Liveness] = PRIVATE  # event-driven: our pings prove it alive
     MAX_PUSH_BUFFER: ClassVar[int] = 10_000
+    AUTH_RETRY_S: ClassVar[float] = 1.0  # a refused subscription / listenKey: retry after this,
+    AUTH_RETRY_MAX_S: ClassVar[float] = 60.0  # doubling up to this (auth failures cost weight)
     _seed_kinds: ClassVar[tuple[str, ...]]
 
     def __init__(self, market: str, creds: Credentials | None, env: str) -> None:
@@ -929,6 +969,7 @@ class _UserStream(_Base):
         self._seeds: dict[str, object] = {}  # answers so far (kind -> parsed)
         self._seed_wanted: set[str] = set()
         self._seed_backoff = _Backoff(_SEED_FIRST_NS, _SEED_MAX_NS)
+        self._auth = AuthRetry(self.AUTH_RETRY_S, self.AUTH_RETRY_MAX_S)
         self._buffer: deque[object] = deque()
         self.counters.update(seeds=0, buffered=0, replayed=0)
 
@@ -1002,6 +1043,7 @@ class _UserStream(_Base):
             self._seed_backoff.failed(kind, ts)
             self._seed_wanted.add(kind)
             if cls is AuthError:
+                self.problem = f"{kind} seed refused ({code}: {msg}); retrying"
                 return [
                     AuthFailed(venue=VENUE, market=self.market, reason=f"{code}: {msg}", ts_recv=ts)
                 ]
@@ -1018,6 +1060,7 @@ class _UserStream(_Base):
         events = self._seed_events(ts)
         events.extend(self._fresh_event(k, None, ts) for k in sorted(self.kinds))
         self._move(State.LIVE)
+        self.problem = None
         buffered, self._buffer = self._buffer, deque()
         for msg in buffered:
             if self._keep(msg):
@@ -1045,6 +1088,14 @@ class _UserStream(_Base):
     def _stale_all(self, reason: str, ts: int) -> list[Event]:
         return [self._stale(k, None, reason, ts) for k in sorted(self.kinds)]
 
+    def _auth_refused(self, what: str, reason: str, ts: int) -> list[Event]:
+        """WHAT was refused: retried after the auth backoff, AuthFailed + Stale meanwhile."""
+        self._auth.refused(ts)
+        self.problem = self._auth.problem(what, reason)
+        log.warning("binance %s: %s", self.endpoint, self.problem, extra=self._extra)
+        failed = AuthFailed(venue=VENUE, market=self.market, reason=reason, ts_recv=ts)
+        return [failed, *self._stale_all(f"{what} refused ({reason})", ts)]
+
     def _orders(self, orders: tuple[Order, ...], ts: int, full: bool = False) -> OrderUpdate:
         return OrderUpdate(venue=VENUE, market=self.market, orders=orders, full=full, ts_recv=ts)
 
@@ -1055,7 +1106,9 @@ class BinanceSpotUser(_UserStream):
     Events: `executionReport` -> OrderUpdate, `outboundAccountPosition` and `balanceUpdate`
     -> BalanceUpdate, `eventStreamTerminated` -> Stale + a new subscription. (The listenKey
     flow for spot was retired on 2026-02-20; it is not used.) Seeds: `/api/v3/account` and
-    `/api/v3/openOrders`. A refused subscription is retried from `tick` with a backoff.
+    `/api/v3/openOrders`. A refused subscription is `AuthFailed` + `Stale` and is sent again
+    from `tick` after `AUTH_RETRY_S`, doubling up to `AUTH_RETRY_MAX_S` (also across
+    reconnects: `connected` waits for a retry that is not due yet); `problem` says why.
     """
 
     endpoint = "spot-user"
@@ -1088,20 +1141,22 @@ class BinanceSpotUser(_UserStream):
         self._now = ts
 
     def connected(self, ts: int) -> list[Event]:
-        """Queue the signed user data subscription."""
+        """Queue the signed user data subscription (`tick` does, if a retry is not due yet)."""
         self._move(State.AUTHENTICATING)
         self._now = ts
-        self._login(ts)
+        self._login_id = None
+        if self._login_due(ts):
+            self._login(ts)
         return []
+
+    def _login_due(self, ts: int) -> bool:
+        return self._auth.ready(ts) and self._login_backoff.ready("login", ts)
 
     def tick(self, ts: int) -> list[Event]:
         """Retry a refused subscription or a failed seed when their backoff allows."""
         self._now = ts
-        if (
-            self._state is State.AUTHENTICATING
-            and self._login_id is None
-            and self._login_backoff.ready("login", ts)
-        ):
+        if self._state is State.AUTHENTICATING and self._login_id is None and self._login_due(ts):
+            self._count("auth_retries")
             self._login(ts)
         self._retry_seeds(ts)
         return []
@@ -1144,14 +1199,15 @@ class BinanceSpotUser(_UserStream):
             code = msg.error.code if msg.error else None
             reason = f"{code}: {msg.error.msg}" if msg.error else "no subscriptionId"
             self._count("auth_failures")
-            self._login_backoff.failed("login", ts)
-            log.warning(
-                "binance spot user data subscription refused: %s", reason, extra=self._extra
-            )
             if rest.error_class(msg.status or 400, code) is RateLimited:
+                self._login_backoff.failed("login", ts)
+                self.problem = f"user data subscription rate limited ({reason}); waiting"
+                log.warning("binance spot user data: %s", self.problem, extra=self._extra)
                 return [self._malformed(f"user data subscription rate limited: {reason}", ts)]
-            return [AuthFailed(venue=VENUE, market=self.market, reason=reason, ts_recv=ts)]
+            return self._auth_refused("user data subscription", reason, ts)
         self._login_backoff.ok("login")
+        self._auth.ok()
+        self.problem = None
         self._subscription = msg.result.subscriptionId
         self._start_seed(ts)
         return [Authenticated(venue=VENUE, market=self.market, ts_recv=ts)]
@@ -1229,9 +1285,10 @@ class BinanceUsdmUser(_UserStream):
     `tick` keeps the key alive (`PUT` every 30 min; it is valid 60 min). `listenKeyExpired`
     (or a keepalive answered with -1125) marks everything stale, asks for a new key and sets
     `needs_reconnect`: the transport reconnects on the new `connect_path()` (no key is ever put
-    in an event or a log). Events: ORDER_TRADE_UPDATE -> OrderUpdate, ACCOUNT_UPDATE ->
-    BalanceUpdate + PositionUpdate. Seeds: `/fapi/v3/account`, `/fapi/v3/positionRisk`,
-    `/fapi/v1/openOrders`.
+    in an event or a log). A refused key request is `AuthFailed` + `Stale`, asked again after
+    `AUTH_RETRY_S`, doubling up to `AUTH_RETRY_MAX_S`; `problem` says why meanwhile. Events:
+    ORDER_TRADE_UPDATE -> OrderUpdate, ACCOUNT_UPDATE -> BalanceUpdate + PositionUpdate.
+    Seeds: `/fapi/v3/account`, `/fapi/v3/positionRisk`, `/fapi/v1/openOrders`.
     """
 
     endpoint = "usdm-user"
@@ -1288,7 +1345,8 @@ class BinanceUsdmUser(_UserStream):
         """Keep the listenKey alive, retry a failed key request or seed."""
         self._now = ts
         if self._key is None:
-            if self._key_req is None and self._key_backoff.ready("key", ts):
+            due = self._key_backoff.ready("key", ts) and self._auth.ready(ts)
+            if self._key_req is None and due:
                 self._request_key(ts)
         elif self._keepalive_req is None and ts - self._key_ts >= self.KEEPALIVE_NS:
             self._keepalive_req = self._queue(rest.build_listen_key_keepalive(self._api))
@@ -1334,17 +1392,18 @@ class BinanceUsdmUser(_UserStream):
         if status != 200:
             code, msg = rest.error_of(body)
             self._count("listen_key_errors")
-            self._key_backoff.failed("key", ts)
             if rest.error_class(status, code) is AuthError:
-                return [
-                    AuthFailed(venue=VENUE, market=self.market, reason=f"{code}: {msg}", ts_recv=ts)
-                ]
+                return self._auth_refused("listenKey request", f"{code}: {msg}", ts)
+            self._key_backoff.failed("key", ts)
+            self.problem = f"listenKey request failed (HTTP {status} {code}); retrying"
             return [self._malformed(f"listenKey: HTTP {status} {code} {msg}", ts)]
         key = rest.parse_listen_key(body)
         if not key:
             self._key_backoff.failed("key", ts)
             return [self._malformed("listenKey answer without a key", ts)]
         self._key_backoff.ok("key")
+        self._auth.ok()
+        self.problem = None
         self._key, self._key_ts = key, ts
         if self._connected_key is not None and self._connected_key != key:
             self.needs_reconnect = True

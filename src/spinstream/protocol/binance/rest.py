@@ -67,20 +67,21 @@ T = TypeVar("T")
 
 
 def LIMITS() -> dict[str, Bucket]:  # noqa: N802 - the contract's name for the venue's limits
-    """Fresh buckets for Binance's published limits (one set per account).
+    """Fresh buckets for Binance's published limits, each with the scope Binance counts it in.
 
     Spot: REQUEST_WEIGHT 6000/min and RAW_REQUESTS 61000/5 min per IP; ORDERS 100/10 s and
-    200000/day per account. USD-M: REQUEST_WEIGHT 2400/min per IP; ORDERS 300/10 s and
-    1200/min per account. (Binance announces changes in exchangeInfo `rateLimits`.)
+    200000/day per account (UID). USD-M: REQUEST_WEIGHT 2400/min per IP; ORDERS 300/10 s and
+    1200/min per account. (Binance announces changes in exchangeInfo `rateLimits`.) The runtime
+    shares "ip" buckets between every Binance account of a workspace on the same hosts.
     """
     return {
-        "spot_weight": Bucket(6000, 60),
-        "spot_raw": Bucket(61_000, 300),
-        "spot_orders_10s": Bucket(100, 10),
-        "spot_orders_1d": Bucket(200_000, 86_400),
-        "usdm_weight": Bucket(2400, 60),
-        "usdm_orders_10s": Bucket(300, 10),
-        "usdm_orders_1m": Bucket(1200, 60),
+        "spot_weight": Bucket(6000, 60, scope="ip"),
+        "spot_raw": Bucket(61_000, 300, scope="ip"),
+        "spot_orders_10s": Bucket(100, 10, scope="account"),
+        "spot_orders_1d": Bucket(200_000, 86_400, scope="account"),
+        "usdm_weight": Bucket(2400, 60, scope="ip"),
+        "usdm_orders_10s": Bucket(300, 10, scope="account"),
+        "usdm_orders_1m": Bucket(1200, 60, scope="account"),
     }
 
 
@@ -109,6 +110,8 @@ ENDPOINTS: dict[str, Endpoint] = {
     "spot.open_orders_all": Endpoint("GET", "/api/v3/openOrders", "spot", _spot(80), True),
     "spot.place_order": Endpoint("POST", "/api/v3/order", "spot", _spot(1, 1), signed=True),
     "spot.cancel_order": Endpoint("DELETE", "/api/v3/order", "spot", _spot(1), signed=True),
+    "spot.time": Endpoint("GET", "/api/v3/time", "spot", _spot(1)),
+    "usdm.time": Endpoint("GET", "/fapi/v1/time", "usdm", _usdm(1)),
     "usdm.exchange_info": Endpoint("GET", "/fapi/v1/exchangeInfo", "usdm", _usdm(1)),
     "usdm.depth": Endpoint("GET", "/fapi/v1/depth", "usdm", _usdm(2)),  # by limit: depth_weight
     "usdm.ticker": Endpoint("GET", "/fapi/v1/ticker/bookTicker", "usdm", _usdm(2)),
@@ -143,6 +146,27 @@ def _request(
         query=auth.encode_params(query) if query else "",
         cost=dict(ep.cost if cost is None else cost),
     )
+
+
+def build_server_time(market: str) -> RestRequest:
+    """GET /api/v3/time (spot) or /fapi/v1/time (USD-M): the venue's clock, for the clock
+    offset the stream's lag is measured against."""
+    return _request(f"{_market(market)}.time")
+
+
+class _ServerTime(msgspec.Struct):
+    serverTime: int  # noqa: N815
+
+
+_SERVER_TIME = msgspec.json.Decoder(_ServerTime)
+
+
+def parse_server_time(body: bytes) -> int:
+    """The venue's time (int ns) from a server-time answer."""
+    ms = _decode(_SERVER_TIME, body, "server time").serverTime
+    if not 0 < ms < 1 << 50:
+        raise ParseError(f"binance: server time {ms} is not a time")
+    return ms * 1_000_000
 
 
 def _decode(decoder: msgspec.json.Decoder[T], body: bytes, what: str) -> T:
@@ -414,11 +438,6 @@ ORDER_CODES = frozenset(
 RATE_CODES = frozenset({-1003, -1015})
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    low = name.lower()
-    return next((v for k, v in headers.items() if k.lower() == low), None)
-
-
 def error_class(status: int, code: int | None) -> type[VenueError]:
     """The `VenueError` subclass an error answer maps to (shared by REST and the WS API)."""
     if status in (418, 429) or code in RATE_CODES:
@@ -454,7 +473,7 @@ def check_error(status: int, headers: Mapping[str, str], body: bytes) -> None:
     shown = code if code is not None else status
     cls = error_class(status, code)
     if cls is RateLimited:
-        retry = _header(headers, "Retry-After")
+        retry = headers.get("Retry-After")  # the transport's Headers: any case
         try:
             retry_s = float(retry) if retry is not None else None
         except ValueError:

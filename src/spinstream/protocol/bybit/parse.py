@@ -22,6 +22,7 @@ from spinstream.models import (
     Trade,
 )
 from spinstream.protocol.times import NS_PER_MS, ms_to_ns
+from spinstream.protocol.values import INF, nonneg, opt_nonneg, opt_positive, positive
 
 from . import schemas
 
@@ -62,20 +63,59 @@ _POSITION_SIDES = {0: "both", 1: "long", 2: "short"}
 _TICKER_FIELDS = tuple(f for f in schemas.TickerData.__struct_fields__ if f != "symbol")
 
 
+# What can be true per field (anything else raises ParseError: the frame is Malformed, a REST
+# answer an error). Every number is finite (`num`). Prices (bid, ask, last, order, average,
+# entry, mark, trade) are > 0, except that "0" on an order or a flat position means "no price"
+# (None). Sizes, volumes, quantities and locked balances are >= 0; a position's size is >= 0 and
+# its side gives the sign. A unified wallet's coin balance, equity and available balance are
+# only finite: UTA borrowing shows as a negative coin balance, and losses can take equity below
+# zero. Unrealized PnL is only finite.
+
+
 def num(text: str | None) -> float | None:
-    """A decimal string as float; "" and None (Bybit's "no value") are None."""
+    """A finite decimal string as float; "" and None (Bybit's "no value") are None."""
     if text is None or text == "":
         return None
     try:
-        return float(text)
+        value = float(text)
     except ValueError as exc:
         raise ParseError(f"bad number {text!r}") from exc
+    if -INF < value < INF:
+        return value
+    raise ParseError(f"not a finite number: {text!r}")
 
 
-def _nonzero(text: str | None) -> float | None:
-    """Like `num`, but "0" (Bybit's "no price" on market orders and flat positions) is None."""
+def _nonzero(text: str | None, what: str) -> float | None:
+    """Like `num`, but "0" (Bybit's "no price" on market orders and flat positions) is None;
+    any other price must be > 0."""
     value = num(text)
-    return None if value == 0 else value
+    return None if value == 0 else opt_positive(value, what)
+
+
+def _ticker_ok(
+    bid: float | None,
+    bid_size: float | None,
+    ask: float | None,
+    ask_size: float | None,
+    last: float | None,
+    volume: float | None,
+) -> bool:
+    """Whether ticker numbers (None: not sent) are true: prices finite > 0, sizes finite >= 0.
+
+    Chained comparisons, which NaN fails: this runs once per ticker frame.
+    """
+    return (
+        (bid is None or 0.0 < bid < INF)
+        and (ask is None or 0.0 < ask < INF)
+        and (last is None or 0.0 < last < INF)
+        and (bid_size is None or 0.0 <= bid_size < INF)
+        and (ask_size is None or 0.0 <= ask_size < INF)
+        and (volume is None or 0.0 <= volume < INF)
+    )
+
+
+def _bad_ticker(symbol: str) -> ParseError:
+    return ParseError(f"ticker {symbol}: a price not finite > 0 or a size not finite >= 0")
 
 
 def _req(text: str | None, what: str) -> float:
@@ -115,6 +155,15 @@ def ticker_floats(
     market: str, data: schemas.TickerFloats, ts_event: int | None, ts_recv: int
 ) -> Ticker:
     """A `tickers` snapshot (numbers already floats) as a `Ticker`: what `parse_ticker` gives."""
+    if not _ticker_ok(
+        data.bid1Price,
+        data.bid1Size,
+        data.ask1Price,
+        data.ask1Size,
+        data.lastPrice,
+        data.volume24h,
+    ):
+        raise _bad_ticker(data.symbol)
     return Ticker(
         venue=VENUE,
         market=market,
@@ -141,6 +190,8 @@ def merge_ticker_floats(
     """
     bid, bid_size, ask, ask_size = delta.bid1Price, delta.bid1Size, delta.ask1Price, delta.ask1Size
     last, volume = delta.lastPrice, delta.volume24h
+    if not _ticker_ok(bid, bid_size, ask, ask_size, last, volume):
+        raise _bad_ticker(base.symbol)
     return Ticker(
         venue=VENUE,
         market=base.market,
@@ -182,16 +233,21 @@ def parse_ticker(
     source: Source = "ws",
 ) -> Ticker:
     """A merged `tickers` record (linear) or a REST ticker as a `Ticker`."""
+    bid, bid_size = num(data.bid1Price), num(data.bid1Size)
+    ask, ask_size = num(data.ask1Price), num(data.ask1Size)
+    last, volume = num(data.lastPrice), num(data.volume24h)
+    if not _ticker_ok(bid, bid_size, ask, ask_size, last, volume):
+        raise _bad_ticker(data.symbol)
     return Ticker(
         venue=VENUE,
         market=market,
         symbol=data.symbol,
-        bid=num(data.bid1Price),
-        bid_size=num(data.bid1Size),
-        ask=num(data.ask1Price),
-        ask_size=num(data.ask1Size),
-        last=num(data.lastPrice),
-        volume_24h=num(data.volume24h),
+        bid=bid,
+        bid_size=bid_size,
+        ask=ask,
+        ask_size=ask_size,
+        last=last,
+        volume_24h=volume,
         ts_event=ts_event,
         last_update=ts_recv,
         source=source,
@@ -210,18 +266,24 @@ def parse_spot_ticker(
     Bybit's spot `tickers` carries no bid/ask at all, so the top of book comes from the
     level-1 book stream (pushed on every change, re-sent every 3 s when nothing changes).
     """
-    bid = top.b[0] if top is not None and top.b else None
-    ask = top.a[0] if top is not None and top.a else None
+    b = top.b[0] if top is not None and top.b else None
+    a = top.a[0] if top is not None and top.a else None
+    bid, bid_size = (num(b[0]), num(b[1])) if b else (None, None)
+    ask, ask_size = (num(a[0]), num(a[1])) if a else (None, None)
+    last = num(stats.lastPrice) if stats else None
+    volume = num(stats.volume24h) if stats else None
+    if not _ticker_ok(bid, bid_size, ask, ask_size, last, volume):
+        raise _bad_ticker(symbol)
     return Ticker(
         venue=VENUE,
         market="spot",
         symbol=symbol,
-        bid=num(bid[0]) if bid else None,
-        bid_size=num(bid[1]) if bid else None,
-        ask=num(ask[0]) if ask else None,
-        ask_size=num(ask[1]) if ask else None,
-        last=num(stats.lastPrice) if stats else None,
-        volume_24h=num(stats.volume24h) if stats else None,
+        bid=bid,
+        bid_size=bid_size,
+        ask=ask,
+        ask_size=ask_size,
+        last=last,
+        volume_24h=volume,
         ts_event=ts_event,
         last_update=ts_recv,
         source="ws",
@@ -237,8 +299,8 @@ def parse_trades(
             venue=VENUE,
             market=market,
             symbol=t.s,
-            price=_req(t.p, "trade price"),
-            size=_req(t.v, "trade size"),
+            price=positive(_req(t.p, "trade price"), "trade price"),
+            size=nonneg(_req(t.v, "trade size"), "trade size"),
             side=side(t.S),
             trade_id=t.i,
             ts_event=t.T * NS_PER_MS,
@@ -268,8 +330,8 @@ def parse_account(
         equity = num(acct.totalEquity) if equity is None else equity
         available = num(acct.totalAvailableBalance) if available is None else available
         for c in acct.coin:
-            total = num(c.walletBalance) or 0.0
-            locked = num(c.locked) or 0.0
+            total = num(c.walletBalance) or 0.0  # negative: a UTA borrow (owed)
+            locked = nonneg(num(c.locked) or 0.0, "locked")
             balances[c.coin] = Balance(asset=c.coin, free=total - locked, locked=locked)
     return Account(
         venue=VENUE,
@@ -285,7 +347,11 @@ def parse_account(
 
 def parse_position(p: schemas.PositionData, ts_recv: int, source: Source) -> Position:
     """A position with a signed size (Sell = short); flat positions have size 0."""
-    size = _req(p.size, "position size")
+    size = nonneg(_req(p.size, "position size"), "position size")
+    entry = _nonzero(p.entryPrice if p.entryPrice is not None else p.avgPrice, "entry price")
+    mark = opt_positive(num(p.markPrice), "mark price")
+    if size and entry is None and (p.entryPrice or p.avgPrice):
+        raise ParseError(f"open position of {p.symbol} with entry price 0")
     if p.side == "Sell":
         size = -size
     elif p.side not in ("Buy", ""):
@@ -295,10 +361,10 @@ def parse_position(p: schemas.PositionData, ts_recv: int, source: Source) -> Pos
         market=p.category or "linear",
         symbol=p.symbol,
         size=size,
-        entry_price=_nonzero(p.entryPrice if p.entryPrice is not None else p.avgPrice),
-        mark_price=num(p.markPrice),
+        entry_price=entry,
+        mark_price=mark,
         unrealized_pnl=num(p.unrealisedPnl),
-        leverage=num(p.leverage),
+        leverage=opt_nonneg(num(p.leverage), "leverage"),
         position_side=_POSITION_SIDES.get(p.positionIdx, "both"),
         ts_event=ms_to_ns(p.updatedTime),
         last_update=ts_recv,
@@ -319,10 +385,10 @@ def parse_order(o: schemas.OrderData, ts_recv: int, source: Source, market: str 
         client_order_id=o.orderLinkId or None,
         side=side(o.side),
         type=o.orderType.lower(),
-        price=_nonzero(o.price),
-        quantity=_req(o.qty, "order qty"),
-        filled=num(o.cumExecQty) or 0.0,
-        avg_price=_nonzero(o.avgPrice),
+        price=_nonzero(o.price, "order price"),
+        quantity=nonneg(_req(o.qty, "order qty"), "order qty"),
+        filled=nonneg(num(o.cumExecQty) or 0.0, "filled qty"),
+        avg_price=_nonzero(o.avgPrice, "average price"),
         status=status,
         time_in_force=o.timeInForce or None,
         ts_event=ms_to_ns(o.updatedTime),
@@ -337,8 +403,8 @@ def parse_execution(e: schemas.Execution, ts_recv: int) -> Trade:
         venue=VENUE,
         market=e.category,
         symbol=e.symbol,
-        price=_req(e.execPrice, "exec price"),
-        size=_req(e.execQty, "exec qty"),
+        price=positive(_req(e.execPrice, "exec price"), "exec price"),
+        size=nonneg(_req(e.execQty, "exec qty"), "exec qty"),
         side=side(e.side),
         trade_id=e.execId,
         order_id=e.orderId,

@@ -6,6 +6,13 @@
 `tickers` deltas merged into the last full ticker, spot tickers built from `orderbook.1` (best
 levels) plus `tickers` (last price, volume: spot tickers carry no bid/ask), `publicTrade`.
 
+A `TickerUpdate` (what the cache serves as fresh) always has both sides: a spot ticker is
+first emitted once both its `orderbook.1` and its `tickers` snapshot of this connection are in
+(a reconnect forgets both), and a top of book or a linear ticker missing a side is not emitted
+(`Stale` for that symbol if it was being served). A book or `orderbook.1` push rejected as
+`Malformed` is a lost push, like a gap: what it fed is stale at once (a book is invalidated and
+its deltas dropped) and the topic is resubscribed for a new snapshot.
+
 `BybitPrivate` drives `/v5/private`: the auth frame, then one subscribe request for the
 all-in-one topics `wallet`, `position`, `order`, `execution`; once that is acked it emits
 `Authenticated` and queues the REST seeds (Bybit pushes no snapshot): wallet balance,
@@ -13,7 +20,10 @@ positions per settle coin, open orders per market. Pushes that arrive before a k
 answered are buffered and replayed on top of it, minus those older than the seed's record (per
 order `updatedTime`, per position `seq`, wallet `creationTime` vs the answer's server `time`);
 pushes before the ack are dropped, since the seeds, asked after it, already include them.
-A refused auth is `AuthFailed` and nothing is subscribed.
+A refused auth is `AuthFailed` + `Stale` and nothing is subscribed; the auth frame is sent
+again from `tick` after `AUTH_RETRY_S`, doubling up to `AUTH_RETRY_MAX_S` (on this connection,
+or on the next one once the delay is over; `protocol.retry.AuthRetry`), and `problem` says why
+meanwhile.
 
 Both ping (`{"op":"ping"}`) every `PING_S` from `tick(ts)`, accept both pong formats, and call
 a connection dead after `TIMEOUT_S` without any frame: `Stale` for everything it feeds and
@@ -21,8 +31,10 @@ a connection dead after `TIMEOUT_S` without any frame: `Stale` for everything it
 re-authenticates and resubscribes all of it.
 
     public:  DISCONNECTED <-> CONNECTED
-    private: DISCONNECTED -> AUTHENTICATING -> SUBSCRIBING -> LIVE;  AUTHENTICATING/SUBSCRIBING
-             -> FAILED (refused; no subscription);  any state -> DISCONNECTED
+    private: DISCONNECTED -> AUTHENTICATING -> SUBSCRIBING -> LIVE;  AUTHENTICATING -> WAITING
+             (auth refused) -> AUTHENTICATING (retry due);  DISCONNECTED -> WAITING (connected
+             before the retry is due);  SUBSCRIBING -> FAILED (subscription refused; nothing
+             more is sent);  any state -> DISCONNECTED
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -40,8 +53,10 @@ from msgspec.structs import replace
 from spinstream.credentials import Credentials
 from spinstream.errors import ParseError, ProtocolError, SpinstreamError, UnsupportedError
 from spinstream.models import Order, Position, Ticker
-from spinstream.protocol.booksync import Action, BybitRule, SyncedBook
+from spinstream.protocol.booksync import Action, BybitRule, SyncedBook, SyncState
 from spinstream.protocol.events import (
+    MARKET_DATA,
+    PRIVATE,
     AccountUpdate,
     Authenticated,
     AuthFailed,
@@ -59,6 +74,7 @@ from spinstream.protocol.events import (
     TickerUpdate,
     TradeUpdate,
 )
+from spinstream.protocol.retry import AuthRetry
 
 from . import auth, parse, rest, schemas
 
@@ -82,6 +98,7 @@ _TICKER = schemas.TickerFloats
 _APPLY = Action.APPLY
 _RESET = Action.RESET
 _RESYNC = Action.RESYNC
+_SYNCED = SyncState.SYNCED
 
 
 class Link(enum.Enum):
@@ -98,7 +115,8 @@ class Session(enum.Enum):
     AUTHENTICATING = "authenticating"  # auth frame sent
     SUBSCRIBING = "subscribing"  # auth accepted, subscribe sent
     LIVE = "live"  # subscription acked; kinds seed from REST, then apply pushes
-    FAILED = "failed"  # auth or subscription refused: nothing more is sent
+    WAITING = "waiting"  # auth refused: the auth frame goes again once the backoff allows
+    FAILED = "failed"  # subscription refused: nothing more is sent
 
 
 LINK_MOVES: dict[Link, frozenset[Link]] = {
@@ -106,8 +124,11 @@ LINK_MOVES: dict[Link, frozenset[Link]] = {
     Link.CONNECTED: frozenset({Link.DISCONNECTED}),
 }
 SESSION_MOVES: dict[Session, frozenset[Session]] = {
-    Session.DISCONNECTED: frozenset({Session.AUTHENTICATING}),
-    Session.AUTHENTICATING: frozenset({Session.SUBSCRIBING, Session.FAILED, Session.DISCONNECTED}),
+    Session.DISCONNECTED: frozenset({Session.AUTHENTICATING, Session.WAITING}),
+    Session.AUTHENTICATING: frozenset(
+        {Session.SUBSCRIBING, Session.WAITING, Session.FAILED, Session.DISCONNECTED}
+    ),
+    Session.WAITING: frozenset({Session.AUTHENTICATING, Session.DISCONNECTED}),
     Session.SUBSCRIBING: frozenset({Session.LIVE, Session.FAILED, Session.DISCONNECTED}),
     Session.LIVE: frozenset({Session.DISCONNECTED}),
     Session.FAILED: frozenset({Session.DISCONNECTED}),
@@ -146,6 +167,7 @@ class _Stream:
         self._last_recv = 0
         self._last_ping = 0
         self._timed_out = False
+        self.problem: str | None = None  # why the stream is not serving, for status (no secrets)
 
     # -- outputs --------------------------------------------------------------------------
 
@@ -291,6 +313,9 @@ class BybitPublic(_Stream):
     """
 
     private = False
+    # tickers and books push every 20-100 ms on live markets; a WebSocket ping every 2 s
+    # (beside Bybit's own `{"op":"ping"}` every PING_S) proves a quiet one alive: 5 s window
+    liveness = MARKET_DATA
 
     def __init__(
         self,
@@ -407,6 +432,8 @@ class BybitPublic(_Stream):
                             ts,
                         )
                         self._tickers[t.symbol] = ticker
+                        if ticker.bid is None or ticker.ask is None:
+                            return self._sides_missing(t.symbol, base, ts)
                         return [TickerUpdate(ticker=ticker)]
                     if (
                         env.type != "delta"
@@ -434,7 +461,7 @@ class BybitPublic(_Stream):
                         return self._resync(t, book.sync.reason or "gap", ts)
                     return []  # DROP (stale) or BUFFER (waiting for the snapshot)
                 except Exception as exc:
-                    return self._failed(t.name, ts, exc)
+                    return self._failed(t.name, ts, exc) + self._lost(t, env.type, ts)
         return super().receive(frame, ts)
 
     def subscribe(self, kind: str, symbol: str | None) -> None:
@@ -622,14 +649,68 @@ class BybitPublic(_Stream):
         if t is None:  # e.g. in flight while we unsubscribed
             self.counters["unsubscribed"] += 1
             return []
-        return handler(env, t, ts)
+        try:
+            return handler(env, t, ts)
+        except Exception as exc:
+            return self._failed(t.name, ts, exc) + self._lost(t, env.type, ts)
+
+    def _lost(self, t: _Topic, kind: str | None, ts: int) -> list[Event]:
+        """A push of topic T (type KIND) was rejected (Malformed): for a book or a spot top of
+        book, what it would have changed is lost and the state no longer matches the venue, as
+        after a gap. Stale at once, the state dropped (a book invalidated: its deltas are dropped
+        until the snapshot), and the topic resubscribed for a new snapshot.
+
+        Nothing more when nothing was lost: a book delta while the book already waits for its
+        snapshot, no top of book held, a topic that feeds no state (trades). A rejected book
+        snapshot (or a push of no known type) always resubscribes: the snapshot waited for would
+        otherwise never come. `tickers` pushes are not covered: a bad one is not kept and the
+        ticker built before it stays (tests/unit/protocol/bybit/test_bybit_values.py).
+        """
+        sym = t.symbol
+        if t.kind == "book":
+            book = self._books.get(sym)
+            if book is None or (book.sync.state is not _SYNCED and kind == "delta"):
+                return []  # no decimals yet (subscribed once known), or a snapshot is coming
+            self.counters["lost_pushes"] += 1
+            book.invalidate("malformed push dropped (a gap)")  # deltas wait for the snapshot
+            return self._resync(t, "malformed push dropped (a gap)", ts)
+        if t.kind != "ticker" or not t.name.startswith("orderbook."):
+            return []
+        # spot orderbook.1: each push is the whole top of book, re-sent within 3 s anyway
+        if self._tops.pop(sym, None) is None:
+            return []  # nothing held: the next push (or the resubscribe's) is awaited
+        self.counters["lost_pushes"] += 1
+        self._resubscribe(t)
+        return [self._stale("ticker", sym, "malformed push dropped (a gap)", ts)]
+
+    def _resubscribe(self, t: _Topic) -> None:
+        """Unsubscribe and subscribe T again: Bybit answers with a new snapshot."""
+        if self._link is Link.CONNECTED:
+            if t.sent:
+                t.sent = False
+                self._send_op("unsubscribe", (t.name,))
+            self._subscribe_ready((t.name,))
+
+    def _sides_missing(
+        self, sym: str, prev: schemas.TickerData | Ticker | None, ts: int
+    ) -> list[Event]:
+        """A linear ticker of SYM lacks its bid or ask: never served as fresh (its market
+        always has both). `Stale` if PREV, the ticker kept before, was being served."""
+        self.counters["one_sided"] += 1
+        if isinstance(prev, Ticker):
+            served = prev.bid is not None and prev.ask is not None
+        else:
+            served = prev is not None and bool(prev.bid1Price) and bool(prev.ask1Price)
+        if not served:
+            return []
+        return [self._stale("ticker", sym, "bid or ask missing", ts)]
 
     def _on_orderbook(self, env: schemas.Envelope, t: _Topic, ts: int) -> list[Event]:
         data = schemas.ORDERBOOK.decode(env.data)
         if data.s != t.symbol:
-            return self._malformed(f"{t.name}: data for {data.s!r}", ts)
+            raise ParseError(f"data for {data.s!r}")
         if env.type not in ("snapshot", "delta"):
-            return self._malformed(f"{t.name}: type {env.type!r}", ts)
+            raise ParseError(f"type {env.type!r}")
         return self._orderbook(data, env.type == "snapshot", _ms_ns(env.ts), t, ts)
 
     def _orderbook(
@@ -637,10 +718,18 @@ class BybitPublic(_Stream):
     ) -> list[Event]:
         """An orderbook push of topic T, checked (symbol, type "snapshot" or "delta")."""
         if t.kind == "ticker":  # spot orderbook.1: the top of book of the spot ticker
-            self._tops[t.symbol] = data
-            stats = self._tickers.get(t.symbol)  # spot keeps the record
+            sym = t.symbol
+            stats = self._tickers.get(sym)  # spot keeps the record
             assert not isinstance(stats, Ticker)
-            ticker = parse.parse_spot_ticker(t.symbol, data, stats, ts_event, ts)
+            ticker = parse.parse_spot_ticker(sym, data, stats, ts_event, ts)
+            if ticker.bid is None or ticker.ask is None:  # never served one-sided
+                self.counters["one_sided"] += 1
+                if self._tops.pop(sym, None) is None or stats is None:
+                    return []
+                return [self._stale("ticker", sym, "bid or ask missing", ts)]
+            self._tops[sym] = data  # kept once its values proved true (a Malformed is not)
+            if stats is None:  # no `tickers` snapshot on this connection yet
+                return []
             return [TickerUpdate(ticker=ticker)]
         book = self._books.get(t.symbol)
         if book is None:
@@ -667,7 +756,7 @@ class BybitPublic(_Stream):
         """An orderbook push decoded per frame that `receive` does not handle: `_on_orderbook`."""
         data: schemas.Orderbook = env.data
         if data.s != t.symbol:
-            return self._malformed(f"{t.name}: data for {data.s!r}", ts)
+            raise ParseError(f"data for {data.s!r}")
         e = env.ts
         return self._orderbook(data, env.type == "snapshot", None if e is None else e * _MS, t, ts)
 
@@ -677,19 +766,21 @@ class BybitPublic(_Stream):
         data: schemas.TickerFloats = env.data
         sym = t.symbol
         if data.symbol != sym:
-            return self._malformed(f"{t.name}: data for {data.symbol!r}", ts)
+            raise ParseError(f"data for {data.symbol!r}")
         e = env.ts
         ts_event = None if e is None else e * _MS
+        base = self._tickers.get(sym)
         if env.type == "snapshot":
             ticker = parse.ticker_floats(self.market, data, ts_event, ts)
         else:
-            base = self._tickers.get(sym)
             if base is None:
-                return self._malformed(f"{t.name}: delta before its snapshot", ts)
+                raise ParseError("delta before its snapshot")
             if not isinstance(base, Ticker):
                 return None
             ticker = parse.merge_ticker_floats(base, data, ts_event, ts)
         self._tickers[sym] = ticker
+        if ticker.bid is None or ticker.ask is None:
+            return self._sides_missing(sym, base, ts)
         return [TickerUpdate(ticker=ticker)]
 
     def _resync(self, t: _Topic, reason: str, ts: int) -> list[Event]:
@@ -698,7 +789,7 @@ class BybitPublic(_Stream):
         log.warning(
             "book %s out of sync: %s", t.name, reason, extra={"venue": VENUE, "symbol": t.symbol}
         )
-        if "bad level" in reason:  # the tick or step may have changed: fetch them again
+        if "bad level" in reason and "more than" in reason:  # a tick or step change: refetch
             self.counters["bad_levels"] += 1
             self._books.pop(t.symbol, None)
             self._steps.pop(t.symbol, None)
@@ -706,37 +797,38 @@ class BybitPublic(_Stream):
                 self._request_steps(t.symbol)
         else:
             self.counters["gaps"] += 1
-        if self._link is Link.CONNECTED:
-            if t.sent:
-                t.sent = False
-                self._send_op("unsubscribe", (t.name,))
-            self._subscribe_ready((t.name,))
+        self._resubscribe(t)
         return [self._stale("book", t.symbol, reason, ts)]
 
     def _on_tickers(self, env: schemas.Envelope, t: _Topic, ts: int) -> list[Event]:
         data = schemas.TICKER.decode(env.data)
-        if data.symbol != t.symbol:
-            return self._malformed(f"{t.name}: data for {data.symbol!r}", ts)
+        sym = t.symbol
+        if data.symbol != sym:
+            raise ParseError(f"data for {data.symbol!r}")
         ts_event = _ms_ns(env.ts)
+        prev = self._tickers.get(sym)
         if env.type == "snapshot":
             merged = data
         elif env.type == "delta":
-            base = self._tickers.get(t.symbol)
-            if base is None:
-                return self._malformed(f"{t.name}: delta before its snapshot", ts)
-            if isinstance(base, Ticker):  # merged by the per-frame path
-                base = parse.ticker_data(base)
+            if prev is None:
+                raise ParseError("delta before its snapshot")
+            base = parse.ticker_data(prev) if isinstance(prev, Ticker) else prev  # per-frame
             merged = parse.merge_ticker(base, data)
         else:
-            return self._malformed(f"{t.name}: type {env.type!r}", ts)
-        self._tickers[t.symbol] = merged
+            raise ParseError(f"type {env.type!r}")
+        # parsed before it is kept: a frame with a value that cannot be true (Malformed) must
+        # not become the base the next deltas merge onto
         if self.market == "spot":
-            ticker = parse.parse_spot_ticker(
-                t.symbol, self._tops.get(t.symbol), merged, ts_event, ts
-            )
-        else:
-            ticker = parse.parse_ticker(self.market, merged, ts_event, ts)
-            self._tickers[t.symbol] = ticker  # the same state, where the per-frame path goes on
+            top = self._tops.get(sym)
+            ticker = parse.parse_spot_ticker(sym, top, merged, ts_event, ts)
+            self._tickers[sym] = merged
+            if top is None:  # no two-sided `orderbook.1` on this connection yet
+                return []
+            return [TickerUpdate(ticker=ticker)]
+        ticker = parse.parse_ticker(self.market, merged, ts_event, ts)
+        self._tickers[sym] = ticker  # the same state, where the per-frame path goes on
+        if ticker.bid is None or ticker.ask is None:
+            return self._sides_missing(sym, prev, ts)
         return [TickerUpdate(ticker=ticker)]
 
     def _on_trades(self, env: schemas.Envelope, t: _Topic, ts: int) -> list[Event]:
@@ -777,7 +869,10 @@ class BybitPrivate(_Stream):
 
     endpoint = "private"
     private = True
+    liveness = PRIVATE  # account pushes are rare: WebSocket pings prove it alive (10 s)
     MAX_BUFFER = 10_000  # pushes held per kind while its seed is out; more -> re-seed
+    AUTH_RETRY_S = 1.0  # a refused auth is sent again after this, doubling
+    AUTH_RETRY_MAX_S = 60.0  # up to this (a refused key costs Bybit one auth a minute)
 
     def __init__(
         self,
@@ -803,6 +898,7 @@ class BybitPrivate(_Stream):
         self._seeds: dict[str, _Seed] = {}
         self._inflight: dict[int, tuple[SeedKey, int]] = {}  # req_id -> (key, generation)
         self._gen = 0
+        self._auth = AuthRetry(self.AUTH_RETRY_S, self.AUTH_RETRY_MAX_S)
         self._on: dict[str, Callable[[schemas.Envelope, int], list[Event]]] = {
             "wallet": self._on_wallet,
             "position": self._on_position,
@@ -844,12 +940,19 @@ class BybitPrivate(_Stream):
         self._session = new
 
     def connected(self, ts: int) -> list[Event]:
-        """A new connection: authenticate (subscribe and seed follow the answers)."""
-        self._move(Session.AUTHENTICATING)
+        """A new connection: authenticate (subscribe and seed follow the answers), unless a
+        refused auth's retry is not due yet (then `tick` sends it when it is)."""
         self._reset_timers(ts)
         self._gen += 1
-        self._out.append(auth.login_frame(self._creds, ts // _MS))
+        if self._auth.ready(ts):
+            self._authenticate(ts)
+        else:
+            self._move(Session.WAITING)
         return []
+
+    def _authenticate(self, ts: int) -> None:
+        self._move(Session.AUTHENTICATING)
+        self._out.append(auth.login_frame(self._creds, ts // _MS))
 
     def disconnected(self, ts: int) -> list[Event]:
         """Everything this connection fed is stale; seeds in flight are forgotten."""
@@ -860,12 +963,15 @@ class BybitPrivate(_Stream):
         return self._stale_all("disconnected", ts)
 
     def tick(self, ts: int) -> list[Event]:
-        """Pings, the no-data timeout, and seed retries."""
+        """Pings, the no-data timeout, auth and seed retries."""
         if self._session is Session.DISCONNECTED:
             return []
         events: list[Event] = []
         if self._tick_link(ts):
             events = self._stale_all(f"no frame for {self.TIMEOUT_S:.0f} s", ts)
+        elif self._session is Session.WAITING and self._auth.ready(ts):
+            self.counters["auth_retries"] += 1
+            self._authenticate(ts)
         for seed in self._seeds.values():
             for key, at in list(seed.retry.items()):
                 if ts >= at:
@@ -896,14 +1002,21 @@ class BybitPrivate(_Stream):
             return []
         if env.success:  # `Authenticated` waits for the subscription (login + user data)
             self._move(Session.SUBSCRIBING)
+            self._auth.ok()
+            self.problem = None
             self._send_op("subscribe", PRIVATE_TOPICS)
             log.info("authenticated", extra={"venue": VENUE, "conn": self.endpoint})
             return []
-        self._move(Session.FAILED)
+        self._move(Session.WAITING)
         self.counters["auth_failed"] += 1
-        reason = auth.redact(env.ret_msg or "auth refused", self._creds)
-        log.warning("auth refused: %s", reason, extra={"venue": VENUE, "conn": self.endpoint})
-        return [AuthFailed(venue=VENUE, market=m, reason=reason, ts_recv=ts) for m in self.markets]
+        self._auth.refused(ts)
+        reason = auth.redact(env.ret_msg or "no reason given", self._creds)
+        self.problem = self._auth.problem("auth", reason)
+        log.warning("%s", self.problem, extra={"venue": VENUE, "conn": self.endpoint})
+        events: list[Event] = [
+            AuthFailed(venue=VENUE, market=m, reason=reason, ts_recv=ts) for m in self.markets
+        ]
+        return events + self._stale_all(f"auth refused ({reason})", ts)
 
     def _on_subscribed(self, topics: tuple[str, ...], ok: bool, msg: str, ts: int) -> list[Event]:
         if self._session is not Session.SUBSCRIBING:
@@ -911,7 +1024,8 @@ class BybitPrivate(_Stream):
         if not ok:
             self._move(Session.FAILED)
             self.counters["sub_failed"] += 1
-            return self._stale_all(f"subscribe refused: {auth.redact(msg, self._creds)}", ts)
+            self.problem = f"subscription refused ({auth.redact(msg, self._creds)})"
+            return self._stale_all(self.problem, ts)
         self._move(Session.LIVE)
         events: list[Event] = [Subscribed(venue=VENUE, topic=t, ts_recv=ts) for t in topics]
         events += [Authenticated(venue=VENUE, market=m, ts_recv=ts) for m in self.markets]
@@ -965,6 +1079,7 @@ class BybitPrivate(_Stream):
         try:
             rest.check_error(status, {}, body)
             items, cursor, time_ms = self._decode_seed(kind, body)
+            _check_seed(kind, items, ts)
         except (SpinstreamError, msgspec.DecodeError) as exc:
             self.counters["seed_failed"] += 1
             seed.pages.pop(key, None)  # the retry starts again from the first page
@@ -1014,7 +1129,10 @@ class BybitPrivate(_Stream):
                 events.append(AccountUpdate(account=acct))
             for recs, rts, created in seed.buffer:
                 if seed.time_ms is None or created is None or created >= seed.time_ms:
-                    events += self._wallet_events(recs, rts, created)  # type: ignore[arg-type]
+                    wallet = partial(
+                        self._wallet_events, recs, rts, created  # type: ignore[arg-type]
+                    )
+                    events += self._replay(kind, wallet, ts)
         elif kind == "positions":
             held = {
                 (p.symbol, p.positionIdx): p for p in items if isinstance(p, schemas.PositionData)
@@ -1035,7 +1153,7 @@ class BybitPrivate(_Stream):
                     if isinstance(p, schemas.PositionData)
                     and _position_newer(p, held.get((p.symbol, p.positionIdx)))
                 )
-                events += self._position_events(newer, rts)
+                events += self._replay(kind, partial(self._position_events, newer, rts), ts)
         else:
             by_id = {o.orderId: o for o in items if isinstance(o, schemas.OrderData)}
             for m in self.markets:
@@ -1055,13 +1173,21 @@ class BybitPrivate(_Stream):
                     for o in recs
                     if isinstance(o, schemas.OrderData) and _order_newer(o, by_id.get(o.orderId))
                 )
-                events += self._order_events(newer_orders, rts)
+                events += self._replay(kind, partial(self._order_events, newer_orders, rts), ts)
         self.counters["replayed"] += len(seed.buffer)
         seed.buffer.clear()
         seed.pages.clear()
         markets = self.markets if kind != "positions" else ("linear",)
         events += [Fresh(venue=VENUE, market=m, kind=kind, ts_recv=ts) for m in markets]  # type: ignore[arg-type]
         return events
+
+    def _replay(self, kind: str, apply: Callable[[], list[Event]], ts: int) -> list[Event]:
+        """A push held for KIND's seed, applied: a bad one is Malformed, the seed still lands
+        (found by tests/fuzz: it raised out of `rest_response`)."""
+        try:
+            return apply()
+        except (ParseError, ValueError) as exc:
+            return self._malformed(f"held {kind} push: {exc}", ts)
 
     # -- pushes ---------------------------------------------------------------------------
 
@@ -1155,6 +1281,21 @@ class BybitPrivate(_Stream):
             if e.category in self.markets and e.execType not in _NOT_FILLS
         )
         return [TradeUpdate(trades=fills)] if fills else []
+
+
+def _check_seed(kind: str, items: tuple[object, ...], ts: int) -> None:
+    """Parse a seed page's records once on arrival, so a value that cannot be true fails the
+    page (stale, retried) rather than the seed's end (found by tests/fuzz: `_finish` raised
+    `ParseError` out of `rest_response`)."""
+    if kind == "account":
+        parse.parse_account("", tuple(x for x in items if isinstance(x, schemas.WalletAccount)),
+                            None, ts, "rest")  # fmt: skip
+        return
+    for x in items:
+        if isinstance(x, schemas.PositionData):
+            parse.parse_position(x, ts, "rest")
+        elif isinstance(x, schemas.OrderData):
+            parse.parse_order(x, ts, "rest")
 
 
 def _int(text: str) -> int:

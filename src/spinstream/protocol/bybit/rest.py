@@ -33,6 +33,7 @@ from spinstream.errors import (
 from spinstream.models import Account, Order, OrderBook, Position, Ticker
 from spinstream.protocol.events import RestRequest
 from spinstream.protocol.limits import Bucket, Endpoint
+from spinstream.protocol.values import INF
 
 from . import auth, parse, schemas
 
@@ -72,16 +73,20 @@ RATE_CODES = frozenset({10006, 10018, 429})
 
 
 def LIMITS() -> dict[str, Bucket]:  # noqa: N802 - the contract names it like a constant
-    """Fresh buckets for one account: Bybit's published IP and per-UID endpoint limits."""
+    """Fresh buckets for one account: Bybit's published IP and per-UID endpoint limits.
+
+    HTTP: 600 requests per 5 s per IP (shared by every account on the machine); the endpoint
+    limits count per UID, whatever the IP ("account" scope: shared by accounts with one key).
+    """
     return {
-        "ip": Bucket(600, 5.0),
-        "create_linear": Bucket(10, 1.0),
-        "create_spot": Bucket(20, 1.0),
-        "cancel_linear": Bucket(10, 1.0),
-        "cancel_spot": Bucket(20, 1.0),
-        "open_orders": Bucket(50, 1.0),
-        "positions": Bucket(50, 1.0),
-        "wallet": Bucket(50, 1.0),
+        "ip": Bucket(600, 5.0, scope="ip"),
+        "create_linear": Bucket(10, 1.0, scope="account"),
+        "create_spot": Bucket(20, 1.0, scope="account"),
+        "cancel_linear": Bucket(10, 1.0, scope="account"),
+        "cancel_spot": Bucket(20, 1.0, scope="account"),
+        "open_orders": Bucket(50, 1.0, scope="account"),
+        "positions": Bucket(50, 1.0, scope="account"),
+        "wallet": Bucket(50, 1.0, scope="account"),
     }
 
 
@@ -90,6 +95,7 @@ def _endpoints() -> dict[str, Endpoint]:
     for m in MARKETS:
         ip = {"ip": 1}
         out[f"{m}.ticker"] = Endpoint("GET", "/v5/market/tickers", m, ip)
+        out[f"{m}.time"] = Endpoint("GET", "/v5/market/time", m, ip)
         out[f"{m}.orderbook"] = Endpoint("GET", "/v5/market/orderbook", m, ip)
         out[f"{m}.instruments"] = Endpoint("GET", "/v5/market/instruments-info", m, ip)
         out[f"{m}.account"] = Endpoint(
@@ -247,6 +253,30 @@ def next_cursor(body: bytes) -> str | None:
 # -- market data -----------------------------------------------------------------------------
 
 
+def build_server_time(market: str) -> RestRequest:
+    """GET /v5/market/time: the venue's clock, for the clock offset the stream's lag is
+    measured against."""
+    return _request(f"{_market(market)}.time")
+
+
+class _ServerTime(msgspec.Struct):
+    time: int  # ms, the envelope's
+
+
+_SERVER_TIME = msgspec.json.Decoder(_ServerTime)
+
+
+def parse_server_time(body: bytes) -> int:
+    """The venue's time (int ns) from a server-time answer."""
+    try:
+        ms = _SERVER_TIME.decode(body).time
+    except msgspec.DecodeError as exc:
+        raise ParseError(f"bybit: bad server time body: {exc}") from exc
+    if not 0 < ms < 1 << 50:
+        raise ParseError(f"bybit: server time {ms} is not a time")
+    return ms * 1_000_000
+
+
 def build_ticker(market: str, symbol: str) -> RestRequest:
     """GET /v5/market/tickers for one symbol."""
     return _request(f"{_market(market)}.ticker", {"category": market, "symbol": symbol})
@@ -271,10 +301,13 @@ def build_orderbook(market: str, symbol: str, depth: int) -> RestRequest:
 
 def _levels(levels: tuple[tuple[str, str], ...], depth: int) -> np.ndarray:
     try:
-        arr = np.array([(float(p), float(s)) for p, s in levels[:depth]], dtype=np.float64)
+        rows = [(float(p), float(s)) for p, s in levels[:depth]]
     except ValueError as exc:
         raise ParseError(f"bybit orderbook: bad level: {exc}") from exc
-    return arr.reshape(-1, 2)
+    for p, s in rows:  # a level's price is finite > 0, its size finite >= 0 (NaN fails both)
+        if not (0.0 < p < INF and 0.0 <= s < INF):
+            raise ParseError(f"bybit orderbook: impossible level {p!r} x {s!r}")
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
 def parse_orderbook(market: str, symbol: str, body: bytes, ts: int, depth: int) -> OrderBook:

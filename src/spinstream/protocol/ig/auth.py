@@ -32,7 +32,6 @@ __all__ = [
     "CONTENT_TYPE",
     "IgSession",
     "api_headers",
-    "header",
     "redact",
 ]
 
@@ -48,18 +47,6 @@ def api_headers(version: int, creds: Credentials | None = None) -> dict[str, str
     if creds is not None:
         h["X-IG-API-KEY"] = creds.api_key
     return h
-
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Header NAME of a response, whatever case the server or HTTP library wrote it in."""
-    v = headers.get(name)
-    if v is not None:
-        return v
-    low = name.lower()
-    for k, v in headers.items():
-        if k.lower() == low:
-            return v
-    return None
 
 
 class IgSession:
@@ -129,10 +116,13 @@ class IgSession:
     def on_login(self, headers: Mapping[str, str], body: bytes) -> None:
         """Take a successful login answer: tokens from the headers, account from the body.
 
+        HEADERS is the transport's case-insensitive `Headers` (IG writes `CST`, a proxy may
+        write `cst`).
+
         Raises:
             ParseError: no tokens in the headers, or a body without the account/endpoint.
         """
-        cst, xst = header(headers, "CST"), header(headers, "X-SECURITY-TOKEN")
+        cst, xst = headers.get("CST"), headers.get("X-SECURITY-TOKEN")
         if not cst or not xst:
             raise ParseError("ig login: the answer has no CST / X-SECURITY-TOKEN headers")
         try:

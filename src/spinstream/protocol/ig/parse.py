@@ -35,6 +35,7 @@ from spinstream.models import (
 )
 from spinstream.protocol.events import Event
 from spinstream.protocol.times import ms_to_ns
+from spinstream.protocol.values import INF, nonneg, opt_nonneg, positive
 
 from . import schemas
 
@@ -273,21 +274,36 @@ class PriceHistory(msgspec.Struct, frozen=True, kw_only=True):
 # -- scalars -----------------------------------------------------------------------------------
 
 
+# What can be true per field (anything else raises ParseError: the update is Malformed, a REST
+# answer an error). Every number is finite (`num`: "NaN", "Infinity", 1e999 are refused).
+# Prices and levels (bid, offer, deal and order levels) are only finite: IG quotes markets
+# whose price can go below zero (spreads, CFDs on futures such as WTI in April 2020), and an
+# epic's prices are exact ticks that keep their sign. Sizes (bid/ask size, deal and order
+# size, traded volume) are >= 0, and an open deal's size is > 0 (its direction gives the
+# sign). Account values are only finite: PNL is a loss when negative, and EQUITY, FUNDS and
+# AVAILABLE_TO_DEAL go negative when losses exceed the funds of a margin account (IG then
+# makes a margin call); only DEPOSIT (margin held) cannot, and it is not read.
+
+
 def num(value: float | int | str | None) -> float | None:
-    """An IG number (JSON number or decimal text; "" / "-" / None absent) as float."""
+    """An IG number (JSON number or decimal text; "" / "-" / None absent) as a finite float."""
     if value is None:
         return None
     if isinstance(value, bool):
         raise ParseError(f"bad number {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
-    text = value.strip()
-    if text in ("", "-"):
-        return None
-    try:
-        return float(text)
-    except ValueError as exc:
-        raise ParseError(f"bad number {value!r}") from exc
+        out = float(value)
+    else:
+        text = value.strip()
+        if text in ("", "-"):
+            return None
+        try:
+            out = float(text)
+        except ValueError as exc:
+            raise ParseError(f"bad number {value!r}") from exc
+    if -INF < out < INF:
+        return out
+    raise ParseError(f"not a finite number: {value!r}")
 
 
 def _req(value: float | int | str | None, what: str) -> float:
@@ -390,9 +406,9 @@ def ticker_from_price(
         market=market,
         symbol=epic,
         bid=num(fields.get("BIDPRICE1")),
-        bid_size=num(fields.get("BIDSIZE1")),
+        bid_size=opt_nonneg(num(fields.get("BIDSIZE1")), "bid size"),
         ask=num(fields.get("ASKPRICE1")),
-        ask_size=num(fields.get("ASKSIZE1")),
+        ask_size=opt_nonneg(num(fields.get("ASKSIZE1")), "ask size"),
         ts_event=ms_to_ns(fields.get("TIMESTAMP")),
         last_update=ts_recv,
         source="ws",
@@ -413,8 +429,8 @@ def tick_from_price(
         bid_ticks=_ticks(bid, d),
         ask_ticks=_ticks(ask, d),
         decimals=d,
-        bid_size=num(fields.get("BIDSIZE1")),
-        ask_size=num(fields.get("ASKSIZE1")),
+        bid_size=opt_nonneg(num(fields.get("BIDSIZE1")), "bid size"),
+        ask_size=opt_nonneg(num(fields.get("ASKSIZE1")), "ask size"),
         ts_event=ms_to_ns(fields.get("TIMESTAMP")),
         ts_recv=ts_recv,
     )
@@ -435,7 +451,7 @@ def tick_from_chart(
         ask_ticks=_ticks(ask, d),
         ltp_ticks=_ticks(ltp, d),
         decimals=d,
-        ltv=num(fields.get("LTV")),
+        ltv=opt_nonneg(num(fields.get("LTV")), "traded volume"),
         ts_event=ms_to_ns(fields.get("UTM")),
         ts_recv=ts_recv,
     )
@@ -480,7 +496,7 @@ def candle_from_chart(
         ask_ticks=ohlc("OFR"),
         ltp_ticks=ohlc("LTP"),
         decimals=d,
-        ltv=num(fields.get("LTV")),
+        ltv=opt_nonneg(num(fields.get("LTV")), "traded volume"),
         ttv=num(fields.get("TTV")),
         tick_count=None if count is None else int(count),
         closed=(fields.get("CONS_END") or "").strip() == "1",
@@ -520,8 +536,9 @@ def account_from_rest(
 ) -> Account:
     """One `/accounts` entry: equity = balance + profit/loss; free = available to deal."""
     b = data.balance or schemas.AccountBalance()
-    equity = None if b.balance is None else b.balance + (b.profitLoss or 0.0)
-    return _account(market, data.currency or "?", equity, b.available, ts_recv, source)
+    balance, pnl = num(b.balance), num(b.profitLoss)  # finite; both may be negative (above)
+    equity = None if balance is None else balance + (pnl or 0.0)
+    return _account(market, data.currency or "?", equity, num(b.available), ts_recv, source)
 
 
 def account_from_stream(
@@ -548,8 +565,8 @@ def deal_from_rest(entry: schemas.PositionEntry) -> PositionDeal:
         deal_id=p.dealId,
         epic=m.epic,
         direction=p.direction,
-        size=p.size,
-        level=p.level,
+        size=positive(p.size, "deal size"),
+        level=num(p.level),
         currency=p.currency,
         expiry=m.expiry,
         deal_reference=p.dealReference,
@@ -570,7 +587,7 @@ def deal_from_opu(opu: schemas.Opu) -> PositionDeal:
         deal_id=opu.dealId,
         epic=opu.epic,
         direction=opu.direction,
-        size=_req(opu.size, "OPU size"),
+        size=positive(_req(opu.size, "OPU size"), "OPU size"),
         level=num(opu.level),
         currency=opu.currency,
         expiry=opu.expiry,
@@ -637,8 +654,8 @@ def order_from_rest(market: str, entry: schemas.WorkingOrderEntry, ts_recv: int)
         client_order_id=w.dealReference,
         side=side(w.direction),
         type=_ORDER_TYPES.get(w.orderType or "", (w.orderType or "limit").lower()),
-        price=w.orderLevel,
-        quantity=w.orderSize,
+        price=num(w.orderLevel),
+        quantity=nonneg(w.orderSize, "order size"),
         status="new",
         time_in_force=_TIF.get(w.timeInForce or "", w.timeInForce),
         ts_event=iso_to_ns(w.createdDateUTC),
@@ -662,7 +679,9 @@ def order_from_wou(market: str, wou: schemas.Wou, ts_recv: int) -> Order:
         side=side(wou.direction),
         type=_ORDER_TYPES.get(wou.orderType or "", (wou.orderType or "limit").lower()),
         price=num(wou.level),
-        quantity=_req(wou.size, "WOU size") if status == "new" else (num(wou.size) or 0.0),
+        quantity=nonneg(
+            _req(wou.size, "WOU size") if status == "new" else (num(wou.size) or 0.0), "WOU size"
+        ),
         status=status,
         time_in_force=_TIF.get(wou.timeInForce or "", wou.timeInForce),
         ts_event=iso_to_ns(wou.timestamp),

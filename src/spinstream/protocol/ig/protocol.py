@@ -26,13 +26,16 @@ A new session (after any disconnect) re-adds every subscription (the TLCP sessio
 re-seeds; a disconnect marks everything the connection fed stale (`Stale` per shared kind,
 `ChannelStale` per tick or candle channel), a LOOP rebind does not. A `CONERR,1` (tokens
 refused, e.g. after IG's weekend maintenance) logs in again once, then reconnects; refused
-again, or a refused login, is `AuthFailed` and nothing more is tried until `retry_login`.
+again, or a refused login, is `AuthFailed` (+ `Stale`) and the login is tried again after
+`AUTH_RETRY_S`, doubling up to `AUTH_RETRY_MAX_S` (`protocol.retry.AuthRetry`; reset once a
+stream session starts), with `problem` saying why meanwhile (`retry_login` tries at once).
 IG allows 40 concurrent subscriptions per connection: the 41st `subscribe` raises
 `SubscriptionLimit` and nothing is sent. Tokens and the password never appear in events,
 reprs or logs.
 
     login:  IDLE -> LOGGING_IN -> READY;  LOGGING_IN -> WAITING (transient failure) | FAILED
-            (refused);  WAITING, FAILED, READY -> LOGGING_IN
+            (refused, retried after a backoff);  WAITING, FAILED, READY -> LOGGING_IN;
+            READY, WAITING -> FAILED (the stream refused the tokens)
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from spinstream.errors import (
     UnsupportedError,
 )
 from spinstream.protocol.events import (
+    MARKET_DATA,
     AccountUpdate,
     Authenticated,
     AuthFailed,
@@ -88,8 +92,10 @@ from spinstream.protocol.lightstreamer import (
     SubscriptionLimit,
     Unsubscribed,
 )
+from spinstream.protocol.lightstreamer import State as LsState
 from spinstream.protocol.lightstreamer import Subscribed as LsSubscribed
 from spinstream.protocol.lightstreamer import codec as ls_codec
+from spinstream.protocol.retry import AuthRetry
 
 from . import parse, rest, schemas
 from .auth import IgSession
@@ -132,13 +138,13 @@ class Login(enum.Enum):
     LOGGING_IN = "logging_in"  # POST /session queued or in flight
     WAITING = "waiting"  # a transient failure: retry at `_login_at`
     READY = "ready"  # tokens and endpoint known: connect_url() answers
-    FAILED = "failed"  # credentials refused: nothing until retry_login()
+    FAILED = "failed"  # credentials refused: retry at `_login_at` (backoff), or retry_login()
 
 
 LOGIN_MOVES: dict[Login, frozenset[Login]] = {
     Login.IDLE: frozenset({Login.LOGGING_IN, Login.READY}),
     Login.LOGGING_IN: frozenset({Login.READY, Login.WAITING, Login.FAILED}),
-    Login.WAITING: frozenset({Login.LOGGING_IN}),
+    Login.WAITING: frozenset({Login.LOGGING_IN, Login.FAILED}),  # FAILED: the stream refused
     Login.READY: frozenset({Login.LOGGING_IN, Login.FAILED}),  # FAILED: the stream refused
     Login.FAILED: frozenset({Login.LOGGING_IN}),
 }
@@ -197,11 +203,15 @@ class IgStream:
     TICK_S = 1.0
     RETRY_S = 5.0  # first retry of a failed login or seed; doubles up to MAX_RETRY_S
     MAX_RETRY_S = 60.0
-    AUTH_RETRY_S: float | None = None  # a refused login is retried after this (None: never)
+    AUTH_RETRY_S = 1.0  # a refused login (or stream auth) is retried after this, doubling
+    AUTH_RETRY_MAX_S = 60.0  # up to this: a refused password costs IG one login a minute
     MAX_BUFFER = 10_000  # held pushes per seed; more -> the seed starts again
 
     endpoint = "stream"
     private = True
+    # one Lightstreamer session carries prices and the account: market-data rules (5 s) over
+    # WebSocket pings, beside TLCP's own PROBE at the keepalive CONOK grants
+    liveness = MARKET_DATA
     subprotocols = [WS_SUBPROTOCOL]
     rest_headers = True  # rest_response needs the answer's headers (the login's tokens)
 
@@ -239,6 +249,8 @@ class IgStream:
         self._login_at: int | None = None  # when to retry (WAITING / FAILED)
         self._login_delay = self.RETRY_S
         self._refused = 0  # CONERR,1 in a row
+        self._auth = AuthRetry(self.AUTH_RETRY_S, self.AUTH_RETRY_MAX_S)
+        self.problem: str | None = None  # why the stream is not serving, for status (no secrets)
         self._reqs: list[RestRequest] = []
         self._ids = 0
         self._items: dict[tuple[Group, str | None, str | None], _Item] = {}
@@ -509,28 +521,26 @@ class IgStream:
                 raise ParseError("no answer (transport failure)")
             self.session.on_login(headers, body)
         except AuthError as exc:
-            self._move(Login.FAILED)
             self._counters["login_refused"] += 1
-            if self.AUTH_RETRY_S is not None:
-                self._login_at = ts + int(self.AUTH_RETRY_S * _NS)
-            reason = self.session.redact(f"login refused: {exc.code}")
-            log.warning("%s", reason, extra={"venue": VENUE, "conn": self.endpoint})
-            return [AuthFailed(venue=VENUE, market=self.market, reason=reason, ts_recv=ts)]
+            return self._auth_refused("login", self.session.redact(str(exc.code)), ts)
         except (SpinstreamError, msgspec.DecodeError) as exc:
             self._move(Login.WAITING)
             self._counters["login_failed"] += 1
             delay = 60.0 if isinstance(exc, RateLimited) else self._login_delay
             self._login_delay = min(self._login_delay * 2, self.MAX_RETRY_S)
             self._login_at = ts + int(delay * _NS)
+            why = self.session.redact(str(exc))
+            self.problem = f"login failed ({why}); retrying in {delay:g} s"
             log.warning(
                 "login failed (%s); retry in %.0f s",
-                self.session.redact(str(exc)),
+                why,
                 delay,
                 extra={"venue": VENUE, "conn": self.endpoint},
             )
             return []
         self._move(Login.READY)
         self._login_delay = self.RETRY_S
+        self.problem = None  # the auth backoff resets only once a stream session starts
         self._counters["logged_in"] += 1
         log.info("logged in", extra={"venue": VENUE, "conn": self.endpoint})
         self._sync_subs()
@@ -539,6 +549,25 @@ class IgStream:
             if seed.req_id is None and not seed.done and seed.retry_at is None:
                 self._seed(kind, ts)
         return []
+
+    def _auth_refused(self, what: str, why: str, ts: int) -> list[IgEvent]:
+        """A refused login or stream auth: FAILED, retried after the backoff; stale meanwhile."""
+        self._move(Login.FAILED)
+        self._auth.refused(ts)
+        self._login_at = self._auth.at
+        self.problem = self._auth.problem(what, why)
+        log.warning("%s", self.problem, extra={"venue": VENUE, "conn": self.endpoint})
+        reason = f"{what} refused ({why})"
+        events: list[IgEvent] = [
+            AuthFailed(venue=VENUE, market=self.market, reason=reason, ts_recv=ts)
+        ]
+        if self._ls.state is LsState.ACTIVE:  # the session still streams: only seeds wait
+            for kind, seed in self._seeds.items():
+                if not seed.done:
+                    events.append(self._stale(kind, reason, ts))  # type: ignore[arg-type]
+        else:  # nothing streams until a login and a session: say so for everything
+            events.append(Stale(venue=VENUE, market=self.market, reason=reason, ts_recv=ts))
+        return events
 
     def _token_refused(self, generation: int, ts: int) -> None:
         """A call said the tokens are dead: log in again (unless someone already did)."""
@@ -612,7 +641,10 @@ class IgStream:
                 OrderUpdate(venue=VENUE, market=self.market, orders=orders, full=True, ts_recv=ts)
             )
         for msg, rts in seed.buffer:
-            events += self._apply_push(kind, msg, rts)
+            try:  # a bad held push is Malformed; it must not lose the seed (found by tests/fuzz)
+                events += self._apply_push(kind, msg, rts)
+            except (ParseError, ValueError, msgspec.DecodeError) as exc:
+                events += self._malformed(f"held {kind} push: {exc}", ts)
         self._counters["replayed"] += len(seed.buffer)
         seed.buffer.clear()
         events.append(Fresh(venue=VENUE, market=self.market, kind=kind, ts_recv=ts))  # type: ignore[arg-type]
@@ -708,6 +740,8 @@ class IgStream:
                 self._rebind = False
                 self._refused = 0
                 self._live = True
+                self._auth.ok()  # accepted end to end: the next refusal starts over
+                self.problem = None
                 if ev.rebound:
                     return []
                 self._counters["sessions"] += 1
@@ -764,11 +798,7 @@ class IgStream:
             return events
         if self._login_rid is not None:  # a login is already on its way: let it answer
             return events
-        self._move(Login.FAILED)
-        self._login_at = None if self.AUTH_RETRY_S is None else ts + int(self.AUTH_RETRY_S * _NS)
-        reason = f"stream refused fresh tokens ({ev.code})"
-        log.warning("%s", reason, extra={"venue": VENUE, "conn": self.endpoint})
-        return events + [AuthFailed(venue=VENUE, market=self.market, reason=reason, ts_recv=ts)]
+        return events + self._auth_refused("stream auth", f"CONERR {ev.code}", ts)
 
     def _sub_lost(self, sub_id: int, why: str, ts: int, refused: bool) -> list[IgEvent]:
         item = self._by_sub.pop(sub_id, None)

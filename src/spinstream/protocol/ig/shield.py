@@ -23,8 +23,8 @@ the limit (10 % margin; a 20 % burst), so a caller that waits never draws a 403
 choice (`max_wait_s`): the transport's `HttpClient.send(req, max_wait_s=...)` raises
 `RateLimited(code="local")` instead of waiting longer.
 
-The "app" budget belongs to the API key: accounts that share a key in one process must share
-that one `Bucket` object (see `LIMITS(app=...)`).
+The "app" budget belongs to the API key (`scope="key"`): the runtime's `BudgetRegistry` hands
+accounts that share a key in one workspace that one `Bucket` object (or see `LIMITS(app=...)`).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ __all__ = [
     "EXCEEDED",
     "HISTORY",
     "MAX_POINTS_PER_CALL",
+    "STREAM_CALLS",
     "TRADING",
     "TRADING_ALSO_NON_TRADING",
     "Budgets",
@@ -90,15 +91,33 @@ DEFAULT = Budgets()
 DEMO_CONSERVATIVE = Budgets(app=60, account=10, trading=100, history_points=10_000)
 
 
+# REST calls an IG stream makes to recover after a restart (login, the positions and working
+# orders seeds, a decimals lookup): the share of the non-trading bursts strategy calls leave
+# them, so a polling strategy does not make the stream wait ~3 s per call for the refill
+STREAM_CALLS = 4
+
+
+def _reserve(limit: int) -> float:
+    """The reserve share of a non-trading bucket of LIMIT a minute (see STREAM_CALLS)."""
+    capacity = max(1, int(limit * 0.2))  # Bucket's default burst
+    return min(0.8, max(0.2, STREAM_CALLS / capacity))
+
+
 def LIMITS(  # noqa: N802 - the venue contract names it like a constant
     budgets: Budgets = DEFAULT, *, app: Bucket | None = None
 ) -> dict[str, Bucket]:
-    """Fresh buckets for one IG account; pass `app` to share one key's bucket across accounts."""
+    """Fresh buckets for one IG account, with the scope IG counts each in: "app" per API key
+    (the runtime shares it between accounts on one key; `app` passes one in by hand), the
+    others per account."""
     return {
-        APP: app if app is not None else Bucket(budgets.app, MINUTE_S),
-        ACCOUNT: Bucket(budgets.account, MINUTE_S),
-        TRADING: Bucket(budgets.trading, MINUTE_S),
-        HISTORY: Bucket(budgets.history_points, WEEK_S, burst=0.5),
+        APP: app
+        if app is not None
+        else Bucket(budgets.app, MINUTE_S, scope="key", reserve=_reserve(budgets.app)),
+        ACCOUNT: Bucket(
+            budgets.account, MINUTE_S, scope="account", reserve=_reserve(budgets.account)
+        ),
+        TRADING: Bucket(budgets.trading, MINUTE_S, scope="account"),
+        HISTORY: Bucket(budgets.history_points, WEEK_S, burst=0.5, scope="account"),
     }
 
 

@@ -14,6 +14,10 @@ Client side (what `session.py` sends and parses):
   unchanged, `^P<json patch>` (RFC 6902, applied to the previous value), `^T<TLCP-diff>`
   (applied to the previous value), anything else percent-decoded UTF-8. `decode_values`
   tokenizes, `apply_values` resolves them against the item's previous update.
+- One line must not cost more than its size: a `^<n>` run past the subscription's field count
+  (`parse_line(line, fields_of)`, else `MAX_FIELDS`) is refused before anything is allocated,
+  and a `^P` patch too deep for the decoder (or copying more than `MAX_JSON_COPY` values) is a
+  `ParseError` like any bad token, never a `RecursionError` or a memory blow-up.
 
 Server side (for the IG simulator): `encode_value`, `encode_values` (unchanged and `^n`
 markers from the previous update), `json_patch_token`, `diff_token`, `format_update`,
@@ -51,6 +55,8 @@ __all__ = [
     "EOS",
     "ERROR",
     "LOOP",
+    "MAX_FIELDS",
+    "MAX_JSON_COPY",
     "MODES",
     "MSGDONE",
     "MSGFAIL",
@@ -115,6 +121,12 @@ Mode = Literal["MERGE", "DISTINCT", "COMMAND", "RAW"]
 MODES: tuple[Mode, ...] = ("MERGE", "DISTINCT", "COMMAND", "RAW")
 
 EOL = "\r\n"
+
+# Bounds on what one U line may make us allocate: the fields of a line whose subscription's
+# count is not known (`parse_line` without `fields_of`), and the JSON values the copy
+# operations of one `^P` patch may duplicate.
+MAX_FIELDS = 4096
+MAX_JSON_COPY = 100_000
 
 
 # ----------------------------------------------------------------------------------------------
@@ -575,9 +587,10 @@ def _p_msgfail(rest: str) -> MSGFAIL:
     return MSGFAIL(sequence=seq, prog=_int(prog), code=_int(code), message=_text(msg))
 
 
-def _p_u(rest: str) -> U:
+def _p_u(rest: str, fields_of: Callable[[int], int] | None = None) -> U:
     sub, item, values = _args(rest, 3)
-    return U(sub_id=_int(sub), item=_int(item), values=decode_values(values))
+    sub_id = _int(sub)
+    return U(sub_id=sub_id, item=_int(item), values=_decode(values, sub_id, fields_of))
 
 
 def _bare(msg: _Msg) -> Callable[[str], _Msg]:
@@ -616,18 +629,22 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def parse_line(line: str) -> ServerMessage:
+def parse_line(line: str, fields_of: Callable[[int], int] | None = None) -> ServerMessage:
     """One server line as its typed message.
 
+    `fields_of(sub_id)` is the field count of a subscription (asked only when a U line carries
+    a `^<n>` run): a run past it is refused before it is expanded; without it, `MAX_FIELDS`.
+
     Raises:
-        ParseError: unknown tag, wrong argument count, or a bad number or value token.
+        ParseError: unknown tag, wrong argument count, a bad number or value token, or more
+            unchanged fields than the subscription has.
     """
     tag, _, rest = line.partition(",")
     parser = _PARSERS.get(tag)
     if parser is None:
         raise ParseError(f"unknown TLCP message {tag[:24]!r}")
     try:
-        msg: ServerMessage = parser(rest)
+        msg: ServerMessage = _p_u(rest, fields_of) if tag == "U" else parser(rest)
     except ParseError:
         raise
     except (ValueError, IndexError) as exc:
@@ -639,8 +656,17 @@ def parse_line(line: str) -> ServerMessage:
 # update values
 
 
-def decode_values(text: str) -> tuple[Value, ...]:
-    """The `|`-separated value tokens of a U line, `^<n>` expanded into n `UNCHANGED`."""
+def decode_values(text: str, max_fields: int = MAX_FIELDS) -> tuple[Value, ...]:
+    """The `|`-separated value tokens of a U line, `^<n>` expanded into n `UNCHANGED`.
+
+    Raises:
+        ParseError: a bad token, or `^<n>` runs reaching past `max_fields` fields (checked
+            before the run is expanded, so a short line cannot allocate millions of slots).
+    """
+    return _decode(text, 0, lambda _: max_fields)
+
+
+def _decode(text: str, sub_id: int, fields_of: Callable[[int], int] | None) -> tuple[Value, ...]:
     out: list[Value] = []
     for tok in text.split("|"):
         if not tok:
@@ -656,10 +682,16 @@ def decode_values(text: str) -> tuple[Value, ...]:
             elif kind == "T":
                 out.append(TextDiff(diff=_text(tok[2:])))
             else:
-                n = tok[1:]
-                if not (n.isascii() and n.isdigit()) or int(n) < 1:
+                digits = tok[1:]
+                if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
                     raise ParseError(f"bad value token {tok[:24]!r}")
-                out.extend([UNCHANGED] * int(n))
+                n = int(digits)
+                if n < 1:
+                    raise ParseError(f"bad value token {tok[:24]!r}")
+                limit = fields_of(sub_id) if fields_of is not None else MAX_FIELDS
+                if len(out) + n > limit:
+                    raise ParseError(f"{tok[:24]!r} runs past the {limit} fields of the update")
+                out.extend([UNCHANGED] * n)
         else:
             out.append(_text(tok))
     return tuple(out)
@@ -700,7 +732,12 @@ def _patched(base: str, patch: str, i: int) -> str:
         ops = msgspec.json.decode(patch)
     except msgspec.DecodeError as exc:
         raise ParseError(f"field {i + 1}: JSON patch on non-JSON text: {exc}") from exc
-    return msgspec.json.encode(apply_json_patch(doc, ops)).decode()
+    except RecursionError:  # msgspec refuses JSON nested ~1000 deep this way
+        raise ParseError(f"field {i + 1}: JSON patch or value nested too deep") from None
+    try:
+        return msgspec.json.encode(apply_json_patch(doc, ops)).decode()
+    except RecursionError:  # the patched value nests too deep to encode
+        raise ParseError(f"field {i + 1}: JSON patch result nested too deep") from None
 
 
 # -- RFC 6902 -----------------------------------------------------------------------------------
@@ -769,14 +806,37 @@ def _remove(doc: Any, path: object) -> tuple[Any, Any]:
     raise ParseError(f"cannot remove under a scalar at {path!r}")
 
 
+def _count(value: Any, budget: int) -> int:
+    """How many JSON values `value` holds (itself included); stops counting once past `budget`."""
+    n, stack = 0, [value]
+    while stack and n <= budget:
+        v = stack.pop()
+        n += 1
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return n
+
+
 def apply_json_patch(doc: Any, patch: Any) -> Any:
     """`doc` (decoded JSON, changed in place where possible) with RFC 6902 `patch` applied.
 
-    Supports add, remove, replace, move, copy and test.
+    Supports add, remove, replace, move, copy and test. The copy operations of one patch may
+    duplicate at most `MAX_JSON_COPY` values (doubling a value 40 times is one short line).
 
     Raises:
-        ParseError: a malformed patch, a missing path, or a failed test.
+        ParseError: a malformed patch, a missing path, a failed test, copies past the budget,
+            or values nested too deep to compare or copy.
     """
+    try:
+        return _apply_json_patch(doc, patch)
+    except RecursionError:  # deepcopy, == and repr recurse through nested values
+        raise ParseError("JSON patch on values nested too deep") from None
+
+
+def _apply_json_patch(doc: Any, patch: Any) -> Any:
+    copy_budget = MAX_JSON_COPY
     if not isinstance(patch, list):
         raise ParseError("a JSON patch is an array of operations")
     for op in patch:
@@ -805,7 +865,11 @@ def apply_json_patch(doc: Any, patch: Any) -> Any:
             doc, value = _remove(doc, op.get("from"))
             doc = _add(doc, path, value)
         elif kind == "copy":
-            doc = _add(doc, path, copy.deepcopy(_get(doc, op.get("from"))))
+            value = _get(doc, op.get("from"))
+            copy_budget -= _count(value, copy_budget)
+            if copy_budget < 0:
+                raise ParseError(f"JSON patch copies more than {MAX_JSON_COPY} values")
+            doc = _add(doc, path, copy.deepcopy(value))
         elif kind == "test":
             if _get(doc, path) != op["value"]:
                 raise ParseError(f"JSON patch test failed at {path!r}")

@@ -369,8 +369,13 @@ class LightstreamerSession:
         log.debug("malformed lightstreamer line: %s", reason, extra={"venue": self.venue})
         return [Malformed(venue=self.venue, reason=reason, ts_recv=ts)]
 
+    def _fields_of(self, sub_id: int) -> int:
+        """How many fields a U line of `sub_id` may carry (bounds `^<n>` before it expands)."""
+        sub = self._subs.get(sub_id)
+        return sub.n_fields if sub is not None else codec.MAX_FIELDS
+
     def _line(self, line: str, ts: int) -> list[LsEvent]:
-        msg = codec.parse_line(line)
+        msg = codec.parse_line(line, self._fields_of)
         state = self._state
         if state not in _READING or (state is State.REBIND and isinstance(msg, _SESSION_LINES)):
             self.counters["late_lines"] += 1  # after END, a timeout, or a session line past LOOP

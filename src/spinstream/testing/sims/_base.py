@@ -1375,6 +1375,11 @@ class SimConnection:
         self._queue: asyncio.Queue[_Frame] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
+        # chaos hooks (see `Faults.lose`, `Faults.mutate`, `Faults.noise`): off = no cost
+        self._lose: list[str | None] = []  # substrings: the next frame holding one is not sent
+        self._mutate: list[tuple[str | None, Callable[[str], str]]] = []
+        self._noise_every = sim.faults._noise_every
+        self._noise_n = 0
 
     def __repr__(self) -> str:
         return f"<SimConnection #{self.id} {self.kind} {self.path}>"
@@ -1389,7 +1394,34 @@ class SimConnection:
         if self.closed:
             return
         text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+        if self._lose or self._mutate or self._noise_every:
+            out = self._chaos(text)
+            if out is None:
+                return
+            text = out
         self._queue.put_nowait(("text", text))
+
+    def _chaos(self, text: str) -> str | None:
+        """Apply armed chaos hooks to one outgoing frame: None = lost (never sent)."""
+        for i, match in enumerate(self._lose):
+            if match is None or match in text:
+                del self._lose[i]
+                self.sim.faults.lost += 1
+                return None
+        for i, (match, fn) in enumerate(self._mutate):
+            if match is None or match in text:
+                del self._mutate[i]
+                text = fn(text)
+                self.sim.faults.mutated += 1
+                break
+        if self._noise_every:
+            self._noise_n += 1
+            if self._noise_n % self._noise_every == 0:  # 1 in N: a malformed or unknown frame
+                bad = self._noise_n // self._noise_every % 2
+                extra = self.sim.malformed_frame(self) if bad else self.sim.unknown_frame(self)
+                self._queue.put_nowait(("text", extra))
+                self.sim.faults.noise_sent += 1
+        return text
 
     def close(self, code: int = 1000, message: str = "") -> None:
         """Queue a clean close frame (after anything already queued)."""
@@ -1508,6 +1540,10 @@ class Faults:
         self._gap_seen: dict[object, int] = {}
         self._cks_gen = 0
         self._cks_seen: dict[object, int] = {}
+        self._noise_every = 0
+        self.lost = 0  # frames `lose` kept from being sent
+        self.mutated = 0  # frames `mutate` rewrote
+        self.noise_sent = 0  # malformed/unknown frames `noise` interleaved
 
     def __repr__(self) -> str:
         return f"<Faults rate_limit={self._rate_limit} reject_auth={self._reject_auth}>"
@@ -1542,6 +1578,40 @@ class Faults:
         for c in conns:
             c.send(self._sim.malformed_frame(c))
         return len(conns)
+
+    def lose(self, match: str | None = None, n: int = 1, kind: str | None = None) -> int:
+        """Never send the next `n` frames holding `match` (any frame if None) on every WS (of
+        `kind`): a frame really lost, not a skipped sequence id. Returns the connections armed."""
+        conns = self._conns(kind)
+        for c in conns:
+            c._lose.extend([match] * n)
+        return len(conns)
+
+    def mutate(
+        self, fn: Callable[[str], str], match: str | None = None, kind: str | None = None
+    ) -> int:
+        """Rewrite the next frame holding `match` on every WS (of `kind`) with `fn(text)` (e.g.
+        a price turned into "NaN"); the engine's state is untouched. Returns the count armed."""
+        conns = self._conns(kind)
+        for c in conns:
+            c._mutate.append((match, fn))
+        return len(conns)
+
+    def noise(self, every: int = 10) -> None:
+        """From now on, after every `every`-th frame of every WS (open or opened later) send one
+        extra frame, alternately unknown (`unknown_frame`) and malformed; 0 turns it off."""
+        self._noise_every = every
+        for c in self._sim.connections():
+            c._noise_every = every
+
+    async def restart(self, down_s: float = 1.0) -> None:
+        """Kill the server (every socket closed, port released), stay down `down_s`, then serve
+        again on the same port; the engine (prices, orders, accounts) lives on."""
+        port = self._sim.port
+        await self._sim.stop()
+        await asyncio.sleep(down_s)
+        self._sim._want_port = port
+        await self._sim.start()
 
     def rate_limit(self, n: int = 1) -> None:
         """Answer the next `n` REST calls with the venue's 429."""
@@ -1695,6 +1765,10 @@ class SimExchange:
         """A frame the venue's clients cannot parse (truncated JSON by default)."""
         return '{"e":"trunc'
 
+    def unknown_frame(self, conn: SimConnection) -> str:
+        """A well-formed frame of a kind the client never asked for (`Faults.noise`)."""
+        return '{"e":"chaosUnknown","E":0,"topic":"chaos.unknown","data":{"x":1}}'
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> SimExchange:
@@ -1788,12 +1862,12 @@ class SimExchange:
 
     @property
     def ws_url(self) -> str:
-        """ws://127.0.0.1:PORT (the STYLE guide's name for `base_ws`)."""
+        """ws://127.0.0.1:PORT (docs/STYLE.md's name for `base_ws`)."""
         return self.base_ws
 
     @property
     def rest_url(self) -> str:
-        """http://127.0.0.1:PORT (the STYLE guide's name for `base_http`)."""
+        """http://127.0.0.1:PORT (docs/STYLE.md's name for `base_http`)."""
         return self.base_http
 
     @property

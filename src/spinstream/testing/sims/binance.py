@@ -1897,6 +1897,9 @@ class BinanceSim(SimExchange):
         return None
 
     def _lk_create(self, request: web.Request, p: Params) -> Json:
+        if self.faults.take_reject_auth():  # the USD-M user stream's login: an armed refusal
+            self.stats.auth_failures += 1
+            raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
         key = self._live_key() or secrets.token_hex(32)
         self._listen_keys[key] = time.monotonic() + self.listen_key_ttl_s
         return {"listenKey": key}
@@ -2226,6 +2229,10 @@ class BinanceSim(SimExchange):
                     "a": t.trade_id,
                     "p": self._px(inst, t.price),
                     "q": self._qty(inst, t.qty),
+                }
+                if not spot:  # USD-M: the quantity without RPI orders (the sim has none)
+                    d["nq"] = d["q"]
+                d |= {
                     "f": t.trade_id,
                     "l": t.trade_id,
                     "T": t.ts_ms,

@@ -952,6 +952,10 @@ class IgSim(SimExchange):
         """A truncated update line no TLCP parser accepts."""
         return "U,1\r\n"
 
+    def unknown_frame(self, conn: SimConnection) -> str:
+        """A well-formed TLCP line of a kind no client knows (`Faults.noise`)."""
+        return "CHAOS,1,unknown\r\n"
+
     def _endpoint(
         self,
         kind: str,
@@ -1636,6 +1640,13 @@ class IgSim(SimExchange):
         }
 
     def _wou(self, o: IgWorkingOrder, status: str, ref: str | None = None) -> dict[str, Json]:
+        """A WOU payload: OPU's fields (stop/limit levels from the distances) plus the order's."""
+        sign = 1 if o.direction == "BUY" else -1
+        stop, limit = o.stop_level, o.limit_level
+        if stop is None and o.stop_distance is not None:
+            stop = o.level - sign * o.stop_distance
+        if limit is None and o.limit_distance is not None:
+            limit = o.level + sign * o.limit_distance
         return {
             "dealReference": ref or o.deal_reference,
             "dealId": o.deal_id,
@@ -1649,6 +1660,8 @@ class IgSim(SimExchange):
             "channel": "PublicRestOTC",
             "dealIdOrigin": o.deal_id,
             "expiry": "-",
+            "stopLevel": _num(stop),
+            "limitLevel": _num(limit),
             "stopDistance": _num(o.stop_distance),
             "limitDistance": _num(o.limit_distance),
             "guaranteedStop": o.guaranteed_stop,

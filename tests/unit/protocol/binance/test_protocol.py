@@ -776,12 +776,13 @@ def test_refused_subscription_is_auth_failed_and_retried() -> None:
         "status": 401,
         "error": {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
     }
-    (e,) = p.receive(enc(error), T0)
+    e, *stale = p.receive(enc(error), T0)
     assert isinstance(e, AuthFailed) and e.reason.startswith("-2015")
+    assert sorted(x.kind for x in stale) == ["account", "orders"]  # type: ignore[attr-defined]
     assert p.requests() == []
-    p.tick(T0 + S)
+    p.tick(T0 + S // 2)
     assert p.outgoing() == []
-    p.tick(T0 + 5 * S)
+    p.tick(T0 + S)
     (again,) = sent(p)
     assert again["id"] != login["id"]
 
@@ -1006,11 +1007,12 @@ def test_usdm_listen_key_refused() -> None:
     p = BinanceUsdmUser("usdm", CREDS)
     p.start(T0)
     (post,) = p.requests()
-    (e,) = p.rest_response(post.req_id, 401, b'{"code":-2015,"msg":"Invalid API-key"}', T0)
+    e, *stale = p.rest_response(post.req_id, 401, b'{"code":-2015,"msg":"Invalid API-key"}', T0)
     assert isinstance(e, AuthFailed) and p.connect_path() is None
-    p.tick(T0 + S)
+    assert len(stale) == 3 and all(isinstance(x, Stale) for x in stale)
+    p.tick(T0 + S // 2)
     assert p.requests() == []
-    p.tick(T0 + 5 * S)
+    p.tick(T0 + S)
     assert [r.method for r in p.requests()] == ["POST"]
 
 

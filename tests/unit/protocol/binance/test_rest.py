@@ -16,6 +16,7 @@ from spinstream.errors import (
     VenueError,
 )
 from spinstream.protocol.binance import SPEC, rest
+from spinstream.protocol.headers import Headers
 from spinstream.protocol.limits import Limiter
 
 SECRET = "rest-test-secret-value-0123456789"
@@ -314,7 +315,7 @@ def test_check_error_mapping(status: int, body: bytes, exc: type, code: int) -> 
 def test_rate_limited_carries_retry_after(status: int) -> None:
     body = b'{"code":-1003,"msg":"Too many requests; current limit is 6000 request weight."}'
     with pytest.raises(RateLimited) as info:
-        rest.check_error(status, {"retry-after": "17"}, body)
+        rest.check_error(status, Headers({"retry-after": "17"}), body)  # as the transport hands it
     assert info.value.retry_after_s == 17.0 and "17" in str(info.value)  # type: ignore[attr-defined]
 
 

@@ -273,10 +273,13 @@ def test_spot_ticker_from_level1_book_and_tickers() -> None:
     p.connected(T0)
     p.subscribe("ticker", "BTCUSDT")
     assert [f["args"] for f in sent(p)] == [["tickers.BTCUSDT"], ["orderbook.1.BTCUSDT"]]
-    (e1,) = p.receive(
-        ticker("BTCUSDT", "snapshot", {"lastPrice": "65140.5", "volume24h": "2953.8"}), T0
+    # no bid/ask in spot tickers: nothing is served before orderbook.1 (test_spot_ticker_sides)
+    assert (
+        p.receive(
+            ticker("BTCUSDT", "snapshot", {"lastPrice": "65140.5", "volume24h": "2953.8"}), T0
+        )
+        == []
     )
-    assert isinstance(e1, TickerUpdate) and e1.ticker.bid is None and e1.ticker.last == 65140.5
     l1 = dumps({"topic": "orderbook.1.BTCUSDT", "ts": "1786310816618", "type": "snapshot",
                 "data": {"s": "BTCUSDT", "b": [["65140.4", "0.875077"]],
                          "a": [["65140.5", "0.472215"]], "u": 62505425, "seq": 1}})  # fmt: skip
@@ -459,8 +462,12 @@ def test_malformed_frames_never_raise(frame: str | bytes, why: str) -> None:
     p = linear()
     for kind in ("ticker", "book", "trades"):
         p.subscribe(kind, "BTCUSDT")
-    (ev,) = p.receive(frame, T0)
+    ev, *more = p.receive(frame, T0)
     assert isinstance(ev, Malformed) and why in ev.reason and ev.venue == "bybit", ev
+    # a book push of no known type may have been its snapshot: resubscribed (a lost push)
+    assert [(type(e), e.kind) for e in more] == (  # type: ignore[union-attr]
+        [(Stale, "book")] if "weird" in str(frame) else []
+    )
     assert p.counters["malformed"] == 1
 
 
@@ -634,12 +641,14 @@ def test_private_auth_failure_no_subscription_no_secret() -> None:
     p.outgoing()
     bad = dumps({"success": False, "ret_msg": f"error:USVC1111 {SECRET}", "op": "auth",
                  "conn_id": "c", "request": {"op": "auth", "args": [KEY, 1, "sig"]}})  # fmt: skip
-    (ev,) = p.receive(bad, T0)
+    ev, *stale = p.receive(bad, T0)
     assert isinstance(ev, AuthFailed) and ev.market == "linear" and "USVC1111" in ev.reason
     assert SECRET not in ev.reason and SECRET not in repr(ev)
-    assert p.outgoing() == [] and p.requests() == [] and p.state is Session.FAILED
+    assert all(isinstance(e, Stale) and SECRET not in e.reason for e in stale) and stale
+    assert p.outgoing() == [] and p.requests() == [] and p.state is Session.WAITING
     assert p.receive(ack(None), T0) == []  # nothing to acknowledge: no subscription was sent
     assert p.counters["auth_failed"] == 1
+    assert p.problem is not None and SECRET not in p.problem
 
 
 def test_private_subscription_refused() -> None:

@@ -187,14 +187,13 @@ def test_refused_login_is_auth_failed_without_secrets(caplog: pytest.LogCaptureF
     stream.start(T0)
     (req,) = stream.requests()
     events = answer(stream, req, 401, b.error("error.security.invalid-details"))
-    assert names(events) == ["AuthFailed"]
+    assert names(events) == ["AuthFailed", "Stale"]
     assert isinstance(events[0], AuthFailed) and "invalid-details" in events[0].reason
     assert stream.state is Login.FAILED and stream.connect_url() is None
-    stream.tick(T0 + 3600 * S)
-    assert stream.requests() == []  # never hammer a refused login (IG locks accounts)
-    stream.retry_login(T0 + 3601 * S)
+    stream.retry_login(T0 + 1)  # new credentials: at once
     assert [r.path for r in stream.requests()] == ["/session"]
     assert not any(s in caplog.text or s in repr(events) for s in SECRETS)
+    assert not any(s in (stream.problem or "") for s in SECRETS)
 
 
 def test_transient_login_failure_retries_with_backoff() -> None:
@@ -686,7 +685,7 @@ def test_loop_rebinds_without_stale_marks() -> None:
     assert server.send("CONOK,S1,50000,5000,*") == []  # rebound: no new Authenticated
 
 
-def test_conerr_relogs_in_once_then_gives_up(caplog: pytest.LogCaptureFixture) -> None:
+def test_conerr_relogs_in_once_then_backs_off(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     stream, server = ready_stream()
     stream.subscribe("ticker", b.EPIC)
@@ -708,7 +707,14 @@ def test_conerr_relogs_in_once_then_gives_up(caplog: pytest.LogCaptureFixture) -
     events = server.send("WSOK", "CONERR,1,User%2Fpassword%20check%20failed")
     assert [type(e) for e in events if isinstance(e, AuthFailed)] == [AuthFailed]
     assert stream.state is Login.FAILED and stream.connect_url() is None
-    text = caplog.text + repr(events) + repr(stream)
+    assert stream.problem == "stream auth refused (CONERR 1); retrying in 1 s"
+    stream.disconnected(T0)  # (the refusal came at T0)
+    stream.tick(T0 + S // 2)
+    assert stream.requests() == []  # not before the backoff
+    stream.tick(T0 + S)
+    (again,) = stream.requests()
+    assert again.path == "/session"  # new tokens, then a new connection
+    text = caplog.text + repr(events) + repr(stream) + (stream.problem or "")
     assert not any(s in text for s in SECRETS)
 
 

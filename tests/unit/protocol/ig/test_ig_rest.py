@@ -20,6 +20,7 @@ from spinstream.errors import (
 )
 from spinstream.models import TradeConfirm
 from spinstream.protocol.events import RestRequest
+from spinstream.protocol.headers import Headers
 from spinstream.protocol.ig import SPEC, rest
 
 from . import ig_bodies as b
@@ -573,7 +574,7 @@ def test_login_answer_without_tokens_is_a_parse_error() -> None:
         s.on_login({}, b.session_v2())
     with pytest.raises(ParseError):
         s.on_login(b.login_headers(), b"{}")
-    s.on_login({"cst": b.CST, "x-security-token": b.XST}, b.session_v2())  # any header case
+    s.on_login(Headers({"cst": b.CST, "x-security-token": b.XST}), b.session_v2())  # any case
     assert s.logged_in
     with pytest.raises(AuthError):
         rest.new_session(CREDS, b.IDENTIFIER).authorize(rest.build_positions("otc"))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import string
+import tracemalloc
+from collections.abc import Callable
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -284,6 +287,94 @@ def test_apply_json_patch_ops() -> None:
     assert codec.apply_json_patch([], [{"op": "add", "path": "", "value": {"x": None}}]) == {
         "x": None
     }
+
+
+# -- one short line must not cost more than its size (issue 9, defect 5) --------------------------
+
+
+def _peak_bytes(fn: Callable[[], object]) -> int:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ParseError):
+            fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_unchanged_run_is_checked_against_the_field_count_before_it_expands() -> None:
+    line = "U,1,1,^99999999|a"  # 17 bytes that used to allocate 100M slots (800 MB)
+    asked: list[int] = []
+
+    def fields_of(sub_id: int) -> int:
+        asked.append(sub_id)
+        return 3
+
+    assert _peak_bytes(lambda: codec.parse_line(line, fields_of)) < 1_000_000
+    assert asked == [1]
+    with pytest.raises(ParseError, match="3 fields"):
+        codec.parse_line("U,1,1,a|^3", fields_of)  # a run past the count, by one
+    assert codec.parse_line("U,1,1,a|^2", fields_of) == codec.U(
+        sub_id=1, item=1, values=("a", UNCHANGED, UNCHANGED)
+    )
+    codec.parse_line("U,1,1,a|b|c", fields_of)
+    assert asked == [1, 1, 1]  # asked only for lines that carry a run
+    # without a field count: MAX_FIELDS, over the whole line
+    assert _peak_bytes(lambda: codec.parse_line("U,1,1,^999999999999")) < 1_000_000
+    half = codec.MAX_FIELDS // 2 + 1
+    with pytest.raises(ParseError):
+        codec.decode_values(f"^{half}|^{half}")
+    with pytest.raises(ParseError):
+        codec.decode_values("^5", max_fields=4)
+    with pytest.raises(ParseError):
+        codec.decode_values("^" + "9" * 5000)  # past int()'s digit limit: still a ParseError
+    assert len(codec.decode_values(f"^{codec.MAX_FIELDS}")) == codec.MAX_FIELDS
+
+
+def _nested(depth: int, leaf: str = "1") -> str:
+    return "[" * depth + leaf + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [999, 1000, 5000, 100_000])
+def test_deep_json_patch_is_a_parse_error_not_a_recursion_error(depth: int) -> None:
+    deep_value = '[{"op":"add","path":"/a","value":' + _nested(depth) + "}]"
+    with pytest.raises(ParseError, match="deep"):
+        codec.apply_values(['{"a":0}'], (JsonPatch(patch=deep_value),), 1)
+    deep_op = _nested(depth, '{"op":"remove","path":"/a"}')  # a patch that is itself deep
+    with pytest.raises(ParseError, match="deep"):
+        codec.apply_values(['{"a":0}'], (JsonPatch(patch=deep_op),), 1)
+    with pytest.raises(ParseError, match="deep"):  # a previous value too deep to decode
+        codec.apply_values([_nested(depth)], (JsonPatch(patch="[]"),), 1)
+
+
+def test_json_patch_result_too_deep_to_encode_is_a_parse_error() -> None:
+    # each side decodes (< 999 deep), the result (~1900 deep) cannot be encoded
+    base = '{"a":' + _nested(950, "{}") + "}"
+    patch = '[{"op":"add","path":"/a' + "/0" * 950 + '/x","value":' + _nested(950) + "}]"
+    with pytest.raises(ParseError, match="deep"):
+        codec.apply_values([base], (JsonPatch(patch=patch),), 1)
+
+
+def test_json_patch_deep_compare_and_copy_are_parse_errors() -> None:
+    deep: object = 1
+    other: object = 1
+    for _ in range(5000):
+        deep, other = [deep], [other]
+    with pytest.raises(ParseError, match="deep"):  # test: == recurses
+        codec.apply_json_patch({"a": deep}, [{"op": "test", "path": "/a", "value": other}])
+    with pytest.raises(ParseError, match="deep"):  # copy: deepcopy recurses
+        codec.apply_json_patch({"a": deep}, [{"op": "copy", "from": "/a", "path": "/b"}])
+    with pytest.raises(ParseError, match="deep"):  # a bad op's repr in the message recurses
+        codec.apply_json_patch({}, [deep])
+
+
+def test_json_patch_copies_are_bounded() -> None:
+    # 40 copies of the doubling value: 2**40 values from a 1.4 KB patch
+    ops = [{"op": "copy", "from": "/a", "path": "/a/-"} for _ in range(40)]
+    with pytest.raises(ParseError, match="copies more than"):
+        codec.apply_json_patch({"a": [1]}, ops)
+    small = codec.apply_json_patch({"a": [1]}, ops[:10])
+    assert len(msgspec.json.encode(small)) > 1000  # 1024 leaves: inside the budget
 
 
 @pytest.mark.parametrize(

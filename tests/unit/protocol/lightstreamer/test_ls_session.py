@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from unittest.mock import ANY
+from urllib.parse import quote
+
 import pytest
 
 from spinstream.errors import ConfigError, ProtocolError
@@ -163,6 +167,33 @@ def test_malformed_lines_never_raise_and_the_rest_still_counts() -> None:
     ]
     assert s.counters["malformed"] == 5
     assert s.receive(b"U,1,1,c|", 4)[0].fields == {"BID": "c", "OFFER": "b"}  # type: ignore[union-attr]
+
+
+def test_oversized_unchanged_run_and_deep_json_patch_are_malformed_lines() -> None:
+    """Issue 9 defect 5: both arrive as the codec's ParseError, counted, the session lives on."""
+    s = make()
+    sub = market(s)
+    opened(s)
+    s.receive("SUBOK,1,1,2", 1)
+    (first,) = s.receive('U,1,1,{"a":0}|x', 2)
+    assert isinstance(first, ItemUpdate) and first.fields == {"BID": '{"a":0}', "OFFER": "x"}
+    tracemalloc.start()
+    try:
+        events = s.receive("U,1,1,^99999999", 3)  # 2 fields: refused before 100M slots
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
+    deep = quote('[{"op":"add","path":"/a","value":' + "[" * 999 + "]" * 999 + "}]", safe="")
+    events += s.receive(f"U,1,1,a|^3\r\nU,1,1,^P{deep}|\r\nU,1,7,^99999999", 4)
+    assert [type(e) for e in events] == [Malformed] * 4
+    assert "fields" in events[0].reason and "deep" in events[2].reason  # type: ignore[attr-defined]
+    assert s.counters["malformed"] == 4 and s.counters["errors"] == 0
+    (ok,) = s.receive("U,1,1,^2", 5)  # the item's values are untouched and still update
+    assert isinstance(ok, ItemUpdate) and ok.sub_id == sub
+    assert ok.fields == {"BID": '{"a":0}', "OFFER": "x"}
+    unknown_sub = s.receive("U,9,1,^99999999", 6)  # no field count: MAX_FIELDS bounds it
+    assert unknown_sub == [Malformed(venue="lightstreamer", reason=ANY, ts_recv=6)]
 
 
 def test_update_for_unknown_subscription_is_ignored() -> None:
