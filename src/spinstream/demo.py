@@ -200,11 +200,13 @@ def _ig_strategy(probe: _Probe, bars: dict[str, int]) -> Any:
 
 
 def _freshness(conns: list[Any]) -> str:
-    """Last frame age and lag of the venue's connections (worst of them), and why any is down."""
+    """Last proof of life and lag of the venue's market-data connections (the worst of them;
+    an account stream is quiet by nature, proven alive by its pings), and why any is down."""
     sts = [c.status() for c in conns]
     if not sts:
         return ""
-    ages = [st["last_frame_age_s"] for st in sts if st["last_frame_age_s"] is not None]
+    market = [c.status() for c in conns if not getattr(c.proto, "private", False)] or sts
+    ages = [st["last_frame_age_s"] for st in market if st["last_frame_age_s"] is not None]
     out = f" | frame age {max(ages):4.2f}s" if ages else ""
     out += f" lag {max(st['lag_s'] for st in sts) * 1e3:4.0f}ms"
     down = sorted({str(st["reason"]) for st in sts if not st["live"]})

@@ -663,10 +663,19 @@ class BybitPublic(_Stream):
         Nothing more when nothing was lost: a book delta while the book already waits for its
         snapshot, no top of book held, a topic that feeds no state (trades). A rejected book
         snapshot (or a push of no known type) always resubscribes: the snapshot waited for would
-        otherwise never come. `tickers` pushes are not covered: a bad one is not kept and the
-        ticker built before it stays (tests/unit/protocol/bybit/test_bybit_values.py).
+        otherwise never come. A rejected `tickers` delta is the same: the fields it changed are
+        unknown, so the ticker kept before it is not served as current (stale, dropped, the
+        topic resubscribed for a new snapshot).
         """
         sym = t.symbol
+        if t.kind == "ticker" and t.name.startswith("tickers."):
+            if kind == "snapshot" or self._tickers.pop(sym, None) is None:
+                if kind == "snapshot":
+                    self._resubscribe(t)
+                return []
+            self.counters["lost_pushes"] += 1
+            self._resubscribe(t)
+            return [self._stale("ticker", sym, "malformed push dropped (a gap)", ts)]
         if t.kind == "book":
             book = self._books.get(sym)
             if book is None or (book.sync.state is not _SYNCED and kind == "delta"):

@@ -16,7 +16,7 @@ import pytest
 from spinstream.credentials import Credentials
 from spinstream.errors import ParseError
 from spinstream.protocol.bybit import BybitPrivate, BybitPublic, rest
-from spinstream.protocol.events import Malformed, TickerUpdate
+from spinstream.protocol.events import Malformed, Stale, TickerUpdate
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S
@@ -69,10 +69,17 @@ def test_linear_ticker_snapshot_bad(field: str, value: str) -> None:
 
 
 @pytest.mark.parametrize(("field", "value"), CASES)
-def test_linear_ticker_delta_bad_keeps_the_base(field: str, value: str) -> None:
+def test_linear_ticker_delta_bad_is_a_gap(field: str, value: str) -> None:
+    """A rejected delta: what it changed is unknown, so the ticker before it is not served as
+    current: Malformed + Stale, the topic resubscribed; its new snapshot serves again."""
     p = linear()
     p.receive(ticker("snapshot", **SNAP), T0)
-    (ok,) = bad_once(p, ticker("delta", **{field: value}), ticker("delta", bid1Size="6"))
+    events = p.receive(ticker("delta", **{field: value}), T0 + 1)
+    assert [type(e) for e in events] == [Malformed, Stale], events
+    assert events[1].kind == "ticker" and events[1].symbol == "BTCUSDT"
+    out = " ".join(p.outgoing())
+    assert "unsubscribe" in out and "tickers.BTCUSDT" in out  # a new snapshot asked for
+    (ok,) = p.receive(ticker("snapshot", **{**SNAP, "bid1Size": "6"}), T0 + 2)
     t = ok.ticker
     assert (t.bid, t.bid_size, t.ask, t.ask_size, t.last, t.volume_24h) == (
         65114.2, 6.0, 65114.3, 10.47, 65114.3, 17573.912,
@@ -84,7 +91,10 @@ def test_linear_ticker_bad_json_numbers() -> None:
     p.receive(ticker("snapshot", **SNAP), T0)
     for raw in ("1e999", "-1", "0"):
         frame = ticker("delta", bid1Price="X").replace('"X"', raw)
-        bad_once(p, frame, ticker("delta", bid1Size="6"))
+        events = p.receive(frame, T0 + 1)
+        assert [type(e) for e in events] == [Malformed, Stale], events
+        (ok,) = p.receive(ticker("snapshot", **SNAP), T0 + 2)
+        assert ok.ticker.bid == 65114.2
 
 
 def spot() -> BybitPublic:

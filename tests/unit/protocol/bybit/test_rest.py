@@ -62,7 +62,7 @@ def test_every_endpoint_cost_names_existing_buckets() -> None:
         assert set(ep.cost) <= names, name
         assert ep.cost["ip"] == 1, name
         assert ep.base in SPEC.rest_bases, name
-        assert ep.signed == (name.split(".")[1] not in ("ticker", "orderbook", "instruments"))
+        assert ep.signed == (name.split(".")[1] not in ("ticker", "time", "orderbook", "instruments"))
     assert rest.ENDPOINTS["linear.place_order"].cost == {"ip": 1, "create_linear": 1}
     assert rest.ENDPOINTS["spot.cancel_order"].cost == {"ip": 1, "cancel_spot": 1}
 
