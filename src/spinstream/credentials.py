@@ -45,7 +45,8 @@ class Secret:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """An API key (shown shortened in repr) and its secret (never shown)."""
+    """An API key (shown shortened in repr), its secret and, for OKX, the key's passphrase
+    (neither ever shown; only a venue's auth.py calls `reveal()`)."""
 
     api_key: str
     api_secret: Secret
@@ -60,9 +61,14 @@ class Credentials:
         return cls(api_key, Secret(api_secret), Secret(passphrase) if passphrase else None)
 
     @classmethod
-    def from_env(cls, key_var: str, secret_var: str) -> Credentials:
-        """Read the key and secret from environment variables (ConfigError if unset)."""
-        missing = [v for v in (key_var, secret_var) if not os.environ.get(v)]
+    def from_env(
+        cls, key_var: str, secret_var: str, passphrase_var: str | None = None
+    ) -> Credentials:
+        """Read the key, secret and (OKX) passphrase from environment variables (ConfigError
+        if one that is named is unset)."""
+        names = [key_var, secret_var] + ([passphrase_var] if passphrase_var else [])
+        missing = [v for v in names if not os.environ.get(v)]
         if missing:
             raise ConfigError(f"environment variable(s) not set: {', '.join(missing)}")
-        return cls.of(os.environ[key_var], os.environ[secret_var])
+        passphrase = os.environ[passphrase_var] if passphrase_var else None
+        return cls.of(os.environ[key_var], os.environ[secret_var], passphrase)

@@ -30,6 +30,8 @@ from spinstream.errors import (
 )
 from spinstream.models import Account, Order, OrderBook, Position, Ticker
 from spinstream.runtime import AccountRuntime
+from spinstream.warmup import Warmup
+from spinstream.workspace import parse_symbols
 
 __all__ = ["AsyncVenueClient", "Context", "IgClient", "VenueClient"]
 
@@ -334,6 +336,23 @@ class _Base:
             time_in_force=time_in_force, client_order_id=client_order_id,
         )  # fmt: skip
 
+    def _subscribe(
+        self, symbols: str | list[str] | tuple[str, ...], timeout_s: float | None
+    ) -> Warmup | Coroutine[Any, Any, Warmup]:
+        """The warm-up of SYMBOLS ("SYMBOL" or "market:SYMBOL"), or (browser mode) nothing."""
+        if isinstance(symbols, str):
+            symbols = [symbols]
+        pairs = parse_symbols(
+            self._alias, self._acct.venue, tuple(self._acct.spec.markets), list(symbols)
+        )
+        if timeout_s is not None and (
+            isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0
+        ):
+            raise ConfigError(f"timeout_s must be a positive number of seconds, not {timeout_s!r}")
+        if not self._server:
+            return Warmup(account=self._alias)  # browser mode streams nothing
+        return self._acct.warm(pairs, private=False, timeout_s=timeout_s)
+
     def _cancel(
         self, symbol: str, order_id: str | None, client_order_id: str | None, market: str | None
     ) -> Coroutine[Any, Any, Order]:
@@ -441,6 +460,23 @@ class VenueClient(FastReads, _Base):
         """Cancel an order by venue id or client id (always sent to the venue)."""
         return self._run(self._cancel(symbol, order_id, client_order_id, market))
 
+    def subscribe(
+        self, symbols: str | list[str] | tuple[str, ...], *, timeout_s: float | None = None
+    ) -> Warmup:
+        """Warm SYMBOLS now ("SYMBOL" on the default market, "market:SYMBOL" on another): check
+        them against the venue's instrument list, stream their tickers and books, and wait
+        until fresh (at most TIMEOUT_S, default the account's `warm_timeout_s`). Returns the
+        report: what is not fresh yet, and why. Browser mode streams nothing.
+
+        Raises:
+            ConfigError: a symbol the venue does not list, or a market it lacks.
+        """
+        r = self._subscribe(symbols, timeout_s)
+        if isinstance(r, Warmup):
+            return r
+        limit = (timeout_s or self._acct.cfg.warm_timeout_s) + 60.0
+        return self._rt.call(r, timeout_s=limit)
+
 
 class AsyncVenueClient(_Base):
     """The same verbs as coroutines, for asyncio users (any event loop)."""
@@ -521,6 +557,12 @@ class AsyncVenueClient(_Base):
         market: str | None = None,
     ) -> Order:
         return await self._run(self._cancel(symbol, order_id, client_order_id, market))
+
+    async def subscribe(
+        self, symbols: str | list[str] | tuple[str, ...], *, timeout_s: float | None = None
+    ) -> Warmup:
+        """`VenueClient.subscribe` as a coroutine."""
+        return await self._now(self._subscribe(symbols, timeout_s))  # type: ignore[no-any-return]
 
 
 class Context:

@@ -142,6 +142,11 @@ class _Probe:
 
 
 VENUES = {"binance": "usdm", "bybit": "linear"}  # venue -> its derivatives market
+# what the accounts declare: warmed before the first tick (Bybit's default market is linear)
+SYMBOLS = {
+    "binance": ["BTCUSDT", "ETHUSDT", "usdm:BTCUSDT", "usdm:ETHUSDT"],
+    "bybit": ["BTCUSDT", "ETHUSDT"],
+}
 
 
 def _strategy(probes: dict[str, _Probe], orders: dict[str, int]) -> Any:
@@ -243,14 +248,14 @@ def run_demo(seconds: float = 20.0) -> int:
             c = ex.credentials
             accounts.append(
                 AccountConfig(
-                    alias=v, venue=v, urls=ex.urls,
+                    alias=v, venue=v, urls=ex.urls, symbols=SYMBOLS[v],
                     credentials=Credentials.of(c["api_key"], c["api_secret"]),
                 )
             )  # fmt: skip
         c = host["ig"].credentials
         accounts.append(
             AccountConfig(
-                alias="ig", venue="ig", env="demo", identifier=c["identifier"],
+                alias="ig", venue="ig", env="demo", identifier=c["identifier"], epics=IG_EPICS,
                 urls=host["ig"].urls, credentials=Credentials.of(c["api_key"], c["password"]),
             )
         )  # fmt: skip
@@ -263,9 +268,19 @@ def run_demo(seconds: float = 20.0) -> int:
         ws = Workspace(accounts)
         worker = Worker(_strategy(probes, orders), ws, mode="server", interval=0.05, name="demo")
         ig_worker = Worker(_ig_strategy(probes["ig"], ig_bars), ws, interval=1.0, name="ig")
-        worker.start()
+        t0 = time.monotonic()
+        worker.start()  # the warm-up: symbols checked, streams opened, the first tick waits
         ig_worker.start()
         rt = ws.runtime
+        warm = rt.warm_wait()
+        print(
+            f"warm-up {time.monotonic() - t0:.2f} s before the first tick: "
+            + ", ".join(
+                f"{v} {w.seconds:.2f} s ({len(w.items) - len(w.missing)}/{len(w.items)} fresh)"
+                for v, w in warm.items()
+            ),
+            flush=True,
+        )
         start = time.monotonic()
         last_msgs = dict.fromkeys(names, 0)
         last_t = start

@@ -62,9 +62,12 @@ def run_file(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: worker.stop(0))
     try:
-        worker.run(duration=seconds)
+        worker.run(duration=seconds)  # server mode warms the cache first
     except KeyboardInterrupt:
         pass
+    except SpinstreamError as exc:  # a declared symbol the venue does not list
+        print(f"spinstream run: {exc}", file=sys.stderr)
+        return 2
     finally:
         ws.close()
     print(f"spinstream run: {worker.iterations} ticks, {worker.errors} strategy errors")

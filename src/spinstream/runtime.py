@@ -12,6 +12,7 @@ import asyncio
 import importlib
 import inspect
 import logging
+import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Coroutine
@@ -21,13 +22,22 @@ from urllib.parse import urlsplit
 
 from spinstream._core import Link
 from spinstream.cache.store import Store
-from spinstream.errors import AuthError, SpinstreamError, TransportError
+from spinstream.errors import AuthError, ConfigError, SpinstreamError, TransportError
 from spinstream.protocol.events import RestRequest
 from spinstream.protocol.limits import BudgetRegistry
 from spinstream.protocol.retry import AuthRetry
 from spinstream.transport.clock import Clock
 from spinstream.transport.http import HttpClient, HttpResponse
 from spinstream.transport.stream import StreamConnection
+from spinstream.warmup import (
+    PRIVATE_KINDS,
+    PUBLIC_KINDS,
+    WarmItem,
+    Warmup,
+    check_symbols,
+    reason_of,
+    terminal,
+)
 
 if TYPE_CHECKING:
     from spinstream.workspace import AccountConfig, Workspace
@@ -75,6 +85,7 @@ class AccountRuntime:
         self.http = HttpClient(cfg.venue, bases, limiter, runtime.clock)
         self.http_bases = bases
         self.clock_offsets: dict[str, int] = {}  # market -> our clock - the venue's (ns)
+        self._offset_asked: set[str] = set()  # markets whose server time was asked for
         self._tasks: set[asyncio.Task[None]] = set()
         self.connections: dict[tuple[str, str], StreamConnection] = {}
         self.counts: Counter[str] = Counter()  # cache hits / REST fallbacks per kind
@@ -88,6 +99,7 @@ class AccountRuntime:
         # a strategy polling with a refused password must not hammer the venue's login
         self._login_retry = AuthRetry()
         self._login_refusal: AuthError | None = None
+        self._checked: set[tuple[str, str]] = set()  # (market, symbol) the venue lists
 
     @property
     def default_market(self) -> str:
@@ -155,6 +167,9 @@ class AccountRuntime:
         if known is not None:
             conn.offset_ns = known if conn.offset_ns is None else min(conn.offset_ns, known)
             return
+        if market in self._offset_asked:  # one request per market: its answer sets them all
+            return
+        self._offset_asked.add(market)
 
         async def estimate() -> None:
             clock = self.runtime.clock
@@ -164,6 +179,7 @@ class AccountRuntime:
                 t1 = clock.ns()
                 server = self.rest.parse_server_time(resp.body)
             except Exception as exc:  # noqa: BLE001 - the samples' minimum stands in
+                self._offset_asked.discard(market)  # the next connection asks again
                 log.info("%s: no server time for %s (%s): lag from samples only",
                          self.alias, market, type(exc).__name__)  # fmt: skip
                 return
@@ -185,6 +201,13 @@ class AccountRuntime:
             "session": self.session,
             "resolve": self.cfg.resolve,
         }
+        depth = self.cfg.book_depth  # levels kept per book: Binance `max_depth`, Bybit's
+        if depth is not None:  # `book_depth` (one of its topic depths: the smallest >= it)
+            extras["max_depth"] = depth
+            allowed = getattr(sys.modules.get(cls.__module__), "BOOK_DEPTHS", None)
+            extras["book_depth"] = (
+                min((d for d in allowed if d >= depth), default=max(allowed)) if allowed else depth
+            )
         return {k: v for k, v in extras.items() if k in params}
 
     async def ensure_session(self) -> None:
@@ -221,6 +244,105 @@ class AccountRuntime:
     async def subscribe_now(self, market: str, kind: str, symbol: str | None) -> None:
         """`subscribe`, awaited from another thread so its errors (a limit) reach the caller."""
         self.subscribe(market, kind, symbol)
+
+    # ------------------------------------------------------------------ warm-up (loop thread)
+
+    async def warm(
+        self,
+        pairs: tuple[tuple[str, str], ...] | None = None,
+        *,
+        private: bool = True,
+        timeout_s: float | None = None,
+    ) -> Warmup:
+        """Stream PAIRS ((market, symbol); None: the declared ones) and, with PRIVATE, the
+        account's private streams, then wait until all are fresh (at most TIMEOUT_S, default
+        the account's `warm_timeout_s`). Raises ConfigError for a symbol the venue lacks."""
+        t0 = self.runtime.clock.mono_ns()
+        items = await self.warm_prepare(pairs, private=private)
+        return await self.warm_wait(items, t0, timeout_s)
+
+    async def warm_prepare(
+        self, pairs: tuple[tuple[str, str], ...] | None = None, *, private: bool = True
+    ) -> tuple[WarmItem, ...]:
+        """Check PAIRS against the venue's instrument list, subscribe their tickers and books
+        and (PRIVATE, with credentials) the private streams, which seed themselves from REST.
+
+        Raises:
+            ConfigError: a symbol (epic) the venue does not list, or a market it lacks.
+        """
+        pairs = self.cfg.declared() if pairs is None else pairs
+        by_market: dict[str, list[str]] = {}
+        for market, symbol in pairs:
+            self.market(market)
+            if (market, symbol) not in self._checked:
+                by_market.setdefault(market, []).append(symbol)
+        for market, symbols in by_market.items():
+            await check_symbols(self, market, symbols)
+            self._checked.update((market, s) for s in symbols)
+        items: list[WarmItem] = []
+        for market, symbol in pairs:
+            for kind in PUBLIC_KINDS:
+                if (market, kind) in self.routes:
+                    self.subscribe(market, kind, symbol)
+                    items.append(WarmItem(kind, market, symbol))
+        if private and self.cfg.credentials is not None:
+            for market in self.spec.markets:
+                for kind in PRIVATE_KINDS:
+                    if (market, kind) in self.routes:
+                        self.subscribe(market, kind, None)
+                        items.append(WarmItem(kind, market))
+        return tuple(items)
+
+    async def warm_wait(
+        self, items: tuple[WarmItem, ...], t0_ns: int, timeout_s: float | None = None
+    ) -> Warmup:
+        """Wait until every item is servable from the cache, or `warm_timeout_s` after T0_NS,
+        or until the ones left cannot become fresh (unknown, not permitted, auth refused); log
+        what is not fresh then, with why (those answer from REST)."""
+        clock = self.runtime.clock
+        limit = self.cfg.warm_timeout_s if timeout_s is None else timeout_s
+        deadline = t0_ns + int(limit * 1e9)
+        while True:
+            pending = [i for i in items if not self.fresh(i)]
+            if not pending or clock.mono_ns() >= deadline:
+                break
+            if all(terminal(self.why(i)) for i in pending):
+                break
+            await asyncio.sleep(0.02)
+        report = Warmup(
+            account=self.alias,
+            items=items,
+            seconds=(clock.mono_ns() - t0_ns) / 1e9,
+            missing={i: self.why(i) for i in pending},
+        )
+        if items:
+            log.info("%s: warm-up: %s", self.alias, report)
+        for item, why in report.missing.items():
+            log.warning("%s: %s not fresh after the warm-up: %s; REST until it is",
+                        self.alias, item, why)  # fmt: skip
+        return report
+
+    def fresh(self, item: WarmItem) -> bool:
+        """ITEM is servable from the cache now (what a read would answer from the stream)."""
+        s, a, m = self.runtime.store, self.alias, item.market
+        if item.kind == "ticker":
+            return s.ticker(a, m, item.symbol or "") is not None
+        if item.kind == "book":
+            return s.orderbook(a, m, item.symbol or "", 1) is not None
+        if item.kind == "account":
+            return s.account(a, m) is not None
+        if item.kind == "positions":
+            return s.positions(a, m) is not None
+        return s.orders(a, m) is not None
+
+    def why(self, item: WarmItem) -> str:
+        """Why ITEM is not fresh: its own stale reason, else its connection's problem or state."""
+        cls = self.routes.get((item.market, item.kind))
+        conn = None if cls is None else self.connections.get((cls.__name__, item.market))
+        problem = None if conn is None else getattr(conn.proto, "problem", None)
+        link = None if conn is None else conn.link.reason
+        own = self.runtime.store.reason(self.alias, item.market, item.kind, item.symbol)
+        return reason_of(item.kind, own, problem, link)
 
     # ------------------------------------------------------------------ REST (loop thread)
 
@@ -280,6 +402,8 @@ class Runtime:
         self._accounts: dict[str, AccountRuntime] = {}
         self._lock = threading.Lock()
         self.budgets = BudgetRegistry()  # REST buckets, shared across accounts by scope
+        self._warm_lock = threading.Lock()
+        self._warming: Future[dict[str, Warmup]] | None = None  # the warm-up, once per runtime
 
     def _main(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -292,6 +416,8 @@ class Runtime:
         """Close every connection and REST session, then stop the loop thread."""
         if not self._thread.is_alive():
             return
+        if self._warming is not None:
+            self._warming.cancel()  # a worker still waiting for it stops waiting
 
         async def shutdown() -> None:
             for acct in list(self._accounts.values()):
@@ -320,6 +446,62 @@ class Runtime:
 
     def accounts(self) -> list[AccountRuntime]:
         return list(self._accounts.values())
+
+    # ------------------------------------------------------------------ warm-up (any thread)
+
+    def warm_begin(self) -> None:
+        """Start warming every account (once per runtime; later calls return at once): check
+        the declared symbols, subscribe them and the private streams. Blocks only for the
+        instrument checks, so a bad declaration fails here, at start.
+
+        Raises:
+            ConfigError: a declared symbol (epic) the venue does not list.
+        """
+        with self._warm_lock:
+            if self._warming is not None:
+                return
+            accts = [self.account(alias) for alias in self.workspace.accounts]
+            limit = max((a.cfg.warm_timeout_s for a in accts), default=0.0) + 60.0
+            prepared = self.call(self._prepare_all(accts), timeout_s=limit)
+            self._warming = asyncio.run_coroutine_threadsafe(self._wait_all(prepared), self.loop)
+
+    def warm_wait(self, timeout_s: float | None = None) -> dict[str, Warmup]:
+        """Wait for the warm-up begun by `warm_begin` (it ends by the accounts' timeouts):
+        account alias -> its report.
+
+        Raises:
+            concurrent.futures.TimeoutError: not over within TIMEOUT_S (when given).
+            concurrent.futures.CancelledError: the runtime stopped meanwhile.
+        """
+        fut = self._warming
+        if fut is None:
+            return {}
+        if timeout_s is None:
+            timeout_s = max((a.cfg.warm_timeout_s for a in self.accounts()), default=0.0) + 60.0
+        return fut.result(timeout_s)
+
+    def warm(self) -> dict[str, Warmup]:
+        """`warm_begin` then `warm_wait`: the cache is warm (or the wait over) on return."""
+        self.warm_begin()
+        return self.warm_wait()
+
+    async def _prepare_all(
+        self, accts: list[AccountRuntime]
+    ) -> list[tuple[AccountRuntime, tuple[WarmItem, ...], int]]:
+        t0 = self.clock.mono_ns()
+        got = await asyncio.gather(*(a.warm_prepare() for a in accts), return_exceptions=True)
+        errors = [g for g in got if isinstance(g, BaseException)]
+        if errors:
+            if all(isinstance(e, ConfigError) for e in errors):
+                raise ConfigError("; ".join(str(e) for e in errors))
+            raise errors[0]
+        return [(a, items, t0) for a, items in zip(accts, got, strict=True)]  # type: ignore[misc]
+
+    async def _wait_all(
+        self, prepared: list[tuple[AccountRuntime, tuple[WarmItem, ...], int]]
+    ) -> dict[str, Warmup]:
+        reports = await asyncio.gather(*(a.warm_wait(i, t0) for a, i, t0 in prepared))
+        return {r.account: r for r in reports}
 
     def status(self) -> dict[str, Any]:
         """Every account's connections (live or not and why, last frame age, lag, reconnects),

@@ -14,6 +14,20 @@ api_secret_env = "BINANCE_API_SECRET"
 "https://api.binance.com" = "http://127.0.0.1:8001"
 ```
 
+Warm-up: `symbols` names what a server-mode worker streams before its first tick (ticker and
+book of each, beside the account's private streams); `"SYMBOL"` is on the venue's default
+market (Binance spot, Bybit linear, IG otc), `"market:SYMBOL"` on another (`"usdm:BTCUSDT"`,
+`"spot:ETHUSDT"`). IG names them `epics`. Optional: `book_depth` (levels kept per book) and
+`warm_timeout_s` (how long the first tick waits for them, default 10 s).
+
+```toml
+[venues.bybit]
+symbols = ["BTCUSDT", "spot:ETHUSDT"]  # linear BTCUSDT, spot ETHUSDT
+book_depth = 50
+[venues.ig]
+epics = ["CS.D.EURUSD.CFD.IP"]
+```
+
 IG logs in with an identifier (user name) besides its API key and password: `api_key_env`
 names the API key, `api_secret_env` the password, and `identifier_env` the identifier.
 """
@@ -42,7 +56,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["AccountConfig", "Workspace", "KNOWN_VENUES"]
+__all__ = ["AccountConfig", "Workspace", "KNOWN_VENUES", "parse_symbols"]
 
 # venue name -> its protocol package (the package's SPEC says markets, URLs and limits)
 KNOWN_VENUES: dict[str, str] = {
@@ -51,6 +65,36 @@ KNOWN_VENUES: dict[str, str] = {
     "ig": "spinstream.protocol.ig",
 }
 ENVS = ("live", "testnet", "demo")
+WARM_TIMEOUT_S = 10.0
+
+
+def parse_symbols(
+    alias: str, venue: str, markets: tuple[str, ...], symbols: object, what: str = "symbols"
+) -> tuple[tuple[str, str], ...]:
+    """(market, symbol) pairs of declared SYMBOLS: "SYMBOL" is on the venue's default market
+    (the first of MARKETS), "market:SYMBOL" on that market; duplicates dropped, order kept.
+
+    Raises:
+        ConfigError: not a list of non-empty strings, or a market the venue does not have.
+    """
+    if isinstance(symbols, str) or not isinstance(symbols, (list, tuple)):
+        raise ConfigError(f"{alias}: {what} must be a list of strings, not {symbols!r}")
+    out: dict[tuple[str, str], None] = {}
+    for s in symbols:
+        if not isinstance(s, str) or not s.strip() or s != s.strip():
+            raise ConfigError(f"{alias}: {what} holds {s!r}: not a symbol")
+        market, sep, sym = s.rpartition(":")
+        if not sep:
+            market = markets[0]
+        elif market not in markets:
+            raise ConfigError(
+                f"{alias}: {venue} has no market {market!r} (in {s!r}; markets: "
+                f"{', '.join(markets)})"
+            )
+        if not sym:
+            raise ConfigError(f"{alias}: {what} holds {s!r}: no symbol after the market")
+        out[(market, sym)] = None
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +116,12 @@ class AccountConfig:
     max_age_s: float | None = None
     silent_s: float | None = None
     lag_s: float | None = None
+    # warm-up (server mode): what the runtime streams before a worker's first tick, besides
+    # the private streams. "SYMBOL" (default market) or "market:SYMBOL"; IG: `epics`.
+    symbols: tuple[str, ...] = ()
+    epics: tuple[str, ...] = ()
+    book_depth: int | None = None  # levels kept per streamed book (None: the venue's default)
+    warm_timeout_s: float = WARM_TIMEOUT_S  # how long the first tick waits for the warm-up
 
     def __post_init__(self) -> None:
         if not self.alias.isidentifier() or keyword.iskeyword(self.alias):
@@ -95,6 +145,26 @@ class AccountConfig:
                 f"{self.alias}: silent_s must be at most 10 s (a market-data stall must be "
                 "found within 10 s)"
             )
+        for name in ("symbols", "epics"):  # lists are welcome; kept as tuples (hashable)
+            v = getattr(self, name)
+            if isinstance(v, list):
+                object.__setattr__(self, name, tuple(v))
+        if self.epics and self.venue != "ig":
+            raise ConfigError(f"{self.alias}: epics are IG's; {self.venue} takes symbols")
+        self.declared()  # a bad list or market fails here, at configuration
+        d = self.book_depth
+        if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d <= 0):
+            raise ConfigError(f"{self.alias}: book_depth must be a positive whole number")
+        w = self.warm_timeout_s
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
+            raise ConfigError(f"{self.alias}: warm_timeout_s must be > 0 seconds")
+
+    def declared(self) -> tuple[tuple[str, str], ...]:
+        """The (market, symbol) pairs to warm: `symbols` and (IG) `epics`."""
+        markets = tuple(self.spec().markets)
+        pairs = parse_symbols(self.alias, self.venue, markets, self.symbols)
+        pairs += parse_symbols(self.alias, self.venue, markets, self.epics, "epics")
+        return tuple(dict.fromkeys(pairs))
 
     def spec(self) -> Any:
         """The venue's VenueSpec."""
@@ -159,7 +229,8 @@ class Workspace:
                 raise ConfigError(f"[venues.{alias}] must be a table")
             unknown = set(v) - {
                 "venue", "env", "api_key_env", "api_secret_env", "identifier_env", "urls",
-                "rest_wait_s", "max_age_s", "silent_s", "lag_s",
+                "rest_wait_s", "max_age_s", "silent_s", "lag_s", "symbols", "epics",
+                "book_depth", "warm_timeout_s",
             }  # fmt: skip
             if unknown:
                 raise ConfigError(f"[venues.{alias}]: unknown keys {sorted(unknown)}")
@@ -192,6 +263,10 @@ class Workspace:
                     max_age_s=_wait(alias, v.get("max_age_s"), "max_age_s"),
                     silent_s=_wait(alias, v.get("silent_s"), "silent_s"),
                     lag_s=_wait(alias, v.get("lag_s"), "lag_s"),
+                    symbols=v.get("symbols", ()),
+                    epics=v.get("epics", ()),
+                    book_depth=v.get("book_depth"),
+                    warm_timeout_s=v.get("warm_timeout_s", WARM_TIMEOUT_S),
                 )
             )
         return cls(accounts)

@@ -133,11 +133,6 @@ def test_reconnect_resubscribes_and_marks_stale_between(ig_host, ws) -> None:
 
 def test_polling_positions_for_a_simulated_hour_makes_no_rest_call(ig_host, ws) -> None:
     """1 Hz `get_positions()` for an hour of simulated time: all from the TRADE stream."""
-    ig = Context(ws).ig
-    ig.get_positions()
-    wait_for(lambda: ig._store.positions("ig", "otc") is not None, what="TRADE seeded")
-    sim = ig_host["ig"]
-    before = ig_host.run(lambda: sim.stats.rest_total)
     sources: set[str] = set()
     clock = SimClock()
 
@@ -146,6 +141,9 @@ def test_polling_positions_for_a_simulated_hour_makes_no_rest_call(ig_host, ws) 
             sources.add(p.source)
 
     worker = Worker(poll, ws, interval=1.0, clock=clock)
+    assert worker.warm()["ig"].ok  # the warm-up seeds TRADE (positions, orders) and ACCOUNT
+    sim = ig_host["ig"]
+    before = ig_host.run(lambda: sim.stats.rest_total)
     worker.run(duration=3600)
     assert worker.iterations >= 3600 and worker.errors == 0
     assert ig_host.run(lambda: sim.stats.rest_total) == before
@@ -173,3 +171,13 @@ def test_rest_budget_spent_fails_fast_by_choice(ig_host) -> None:
         assert ig_host.run(lambda: ig_host["ig"].stats.rate_limited) == 0  # never IG's 403
     finally:
         fast.close()
+
+
+def test_decimals_lookup_reads_the_snapshot_only_answer(ws) -> None:
+    """The stream's batched SNAPSHOT_ONLY markets lookup (instrument null) is understood."""
+    ig = Context(ws).ig
+    ready(lambda: ig.get_streaming_market(EPIC))
+    conn = next(iter(ws.runtime.account("ig").connections.values()))
+    wait_for(lambda: conn.proto.counters.get("decimal_lookups", 0) >= 1, what="a lookup")
+    wait_for(lambda: not conn.proto._lookup_rids, what="its answer")
+    assert conn.proto.counters.get("lookup_failed", 0) == 0

@@ -27,6 +27,8 @@ def test_demo_runs_offline_checks_the_core_and_serves_from_cache() -> None:
     part = lines[1].split("checksums ")[1].split(" ok")[0]
     good, total = part.split("/")
     assert int(good) == int(total) > 0 and "(twin 290)" in lines[1]
+    warm = [ln for ln in lines if ln.startswith("warm-up ")]  # the declared symbols, warmed
+    assert len(warm) == 1 and all(f" {v} " in warm[0] for v in ("binance", "bybit", "ig"))
     status = [ln for ln in lines if "cached get_ticker" in ln]
     assert any(" binance " in ln for ln in status) and any(" bybit " in ln for ln in status)
     assert lines[-1].startswith("done:") and "0 strategy errors" in lines[-1]

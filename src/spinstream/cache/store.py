@@ -376,6 +376,19 @@ class Store:
     def trades(self, alias: str, market: str, symbol: str) -> list[Trade]:
         return list(self._trades.get((alias, market, symbol), ()))
 
+    def reason(
+        self, alias: str, market: str, kind: str, symbol: str | None = None
+    ) -> str | None:
+        """Why the item (ALIAS, MARKET, KIND, SYMBOL) was last marked stale (its own mark, else
+        its kind's or its market's), or None: also for items never served (warm-up reports)."""
+        r = self._reasons
+        return (
+            r.get((alias, market, kind, symbol))
+            or r.get((alias, market, kind, None))
+            or r.get((alias, market, None, symbol))
+            or r.get((alias, market, None, None))
+        )
+
     def stale_items(self, alias: str | None = None) -> int:
         """How many cached items (of account ALIAS, or all) are not servable now (status)."""
         return len(self.stale_list(alias))

@@ -34,7 +34,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import msgspec
 
@@ -58,6 +58,7 @@ from spinstream.protocol.booksync import (
     SyncedBook,
     SyncState,
 )
+from spinstream.protocol.connection import Connection, Seed
 from spinstream.protocol.events import (
     PRIVATE,
     AccountUpdate,
@@ -66,18 +67,14 @@ from spinstream.protocol.events import (
     BalanceUpdate,
     BookUpdated,
     Event,
-    Fresh,
-    Kind,
     Liveness,
     Malformed,
     OrderUpdate,
     PositionUpdate,
     RestRequest,
-    Stale,
     Subscribed,
     TickerUpdate,
 )
-from spinstream.protocol.retry import AuthRetry
 
 __all__ = [
     "TRANSITIONS",
@@ -122,107 +119,24 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
-class _Base:
-    """What every Binance connection shares: state, queues, request ids, counters."""
+class _Base(Connection[State]):
+    """What every Binance connection adds to `Connection`: its market check and kinds."""
 
+    VENUE = VENUE
+    MOVES = TRANSITIONS
+    log = log
     TICK_S: ClassVar[float] = 5.0
     endpoint: ClassVar[str]
-    market: ClassVar[str]
+    market: ClassVar[str]  # type: ignore[misc]
     private: ClassVar[bool]
     kinds: ClassVar[frozenset[str]]
 
     def __init__(self, market: str, creds: Credentials | None, env: str) -> None:
         if market != self.market:
             raise ValueError(f"{type(self).__name__} serves market {self.market!r}, not {market!r}")
-        self.env = env
+        super().__init__(market, env, State.IDLE)
         self._creds = creds  # a Secret inside; only auth.py opens it
-        self._state = State.IDLE
-        self._out: list[str] = []
-        self._reqs: list[RestRequest] = []
-        self._ids = itertools.count(1)
-        self._subs: set[tuple[str, str | None]] = set()
         self._now = 0
-        self.counters: dict[str, int] = {"malformed": 0, "errors": 0}
-        self._extra = {"venue": VENUE, "conn": self.endpoint}
-        self.problem: str | None = None  # why the stream is not serving, for status (no secrets)
-
-    # --- contract surface shared by all -----------------------------------------------------
-
-    @property
-    def state(self) -> State:
-        """The connection's state."""
-        return self._state
-
-    def subscriptions(self) -> set[tuple[str, str | None]]:
-        """Everything subscribed, as (kind, symbol)."""
-        return set(self._subs)
-
-    def outgoing(self) -> list[str]:
-        """Frames to send, drained."""
-        out, self._out = self._out, []
-        return out
-
-    def requests(self) -> list[RestRequest]:
-        """REST calls to make, drained; answers come back through `rest_response`."""
-        reqs, self._reqs = self._reqs, []
-        return reqs
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.env}, {self._state.name}, "
-            f"subscriptions={len(self._subs)}, counters={self.counters})"
-        )
-
-    # --- helpers ----------------------------------------------------------------------------
-
-    def _move(self, new: State) -> None:
-        if new not in TRANSITIONS[self._state]:
-            raise ProtocolError(f"binance {self.endpoint}: illegal move {self._state} -> {new}")
-        self._state = new
-
-    def _count(self, name: str, n: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + n
-
-    def _malformed(self, reason: str, ts: int) -> Malformed:
-        self._count("malformed")
-        log.debug("binance malformed frame: %s", reason, extra=self._extra)
-        return Malformed(venue=VENUE, reason=reason[:300], ts_recv=ts)
-
-    def _queue(self, req: RestRequest) -> int:
-        rid = next(self._ids)
-        self._reqs.append(msgspec.structs.replace(req, req_id=rid))
-        return rid
-
-    def _guard(self, what: str, ts: int, fn: Callable[[], list[Event]]) -> list[Event]:
-        """Run FN; a bad frame or body becomes `Malformed`, never an exception."""
-        try:
-            return fn()
-        except Exception as exc:
-            return self._failed(what, ts, exc)
-
-    def _failed(self, what: str, ts: int, exc: Exception) -> list[Event]:
-        """What `_guard` answers for EXC raised by a handler of WHAT."""
-        if isinstance(exc, (msgspec.DecodeError, SpinstreamError, ValueError)):
-            return [self._malformed(f"{what}: {exc}", ts)]
-        # a bug: log it with its traceback, keep the connection
-        self._count("errors")
-        log.exception("binance %s handler failed", what, extra=self._extra)  # in an except
-        return [self._malformed(f"{what}: internal error {type(exc).__name__}", ts)]
-
-    def _stale(self, kind: str, symbol: str | None, reason: str, ts: int) -> Stale:
-        return Stale(
-            venue=VENUE,
-            market=self.market,
-            kind=cast(Kind, kind),
-            symbol=symbol,
-            reason=reason,
-            ts_recv=ts,
-        )
-
-    def _fresh_event(self, kind: str, symbol: str | None, ts: int) -> Fresh:
-        return Fresh(
-            venue=VENUE, market=self.market, kind=cast(Kind, kind), symbol=symbol, ts_recv=ts
-        )
 
     def _check_kind(self, kind: str, symbol: str | None) -> tuple[str, str | None]:
         if kind not in self.kinds:
@@ -248,10 +162,12 @@ class _Backoff:
     def ready(self, key: str, ts: int) -> bool:
         return self._after.get(key, 0) <= ts
 
-    def failed(self, key: str, ts: int) -> None:
+    def failed(self, key: str, ts: int) -> int:
+        """Count a failure of KEY at TS; returns when it may be tried again."""
         delay = min(max(self._delay.get(key, 0) * 2, self.first), self.ceiling)
         self._delay[key] = delay
         self._after[key] = ts + delay
+        return ts + delay
 
     def ok(self, key: str) -> None:
         self._delay.pop(key, None)
@@ -684,17 +600,7 @@ class _PublicStream(_Base):
     def _fed(self, sym: str, book: SyncedBook, action: Action, e: int, ts: int) -> list[Event]:
         """What `_feed` answers once SYM's BOOK took an event (venue time E ms) with ACTION."""
         if action is _APPLY or action is _RESET:
-            return [
-                BookUpdated(
-                    venue=VENUE,
-                    market=self.market,
-                    symbol=sym,
-                    book=book.book,
-                    seq=book.sync.last,
-                    ts_event=e * _MS,
-                    ts_recv=ts,
-                )
-            ]
+            return [self._book_updated(sym, book, e * _MS, ts)]
         if action is Action.BUFFER:
             if sym not in self._snap_req:
                 self._want_snapshot(sym, ts)  # the doc's order: buffer first, then fetch
@@ -702,17 +608,6 @@ class _PublicStream(_Base):
         if action is Action.DROP:
             return []
         return self._resync(sym, book.sync.reason or "resync needed", ts)
-
-    def _updated(self, sym: str, book: SyncedBook, ts_event: int | None, ts: int) -> BookUpdated:
-        return BookUpdated(
-            venue=VENUE,
-            market=self.market,
-            symbol=sym,
-            book=book.book,
-            seq=book.sync.last,
-            ts_event=ts_event,
-            ts_recv=ts,
-        )
 
     def _resync(self, sym: str, reason: str, ts: int) -> list[Event]:
         self._count("resyncs")
@@ -784,7 +679,7 @@ class _PublicStream(_Base):
         e_ms = self._last_e.get(sym) if replayed else snap.E
         return [
             self._fresh_event("book", sym, ts),
-            self._updated(sym, book, parse.ms_to_ns(e_ms), ts),
+            self._book_updated(sym, book, parse.ms_to_ns(e_ms), ts),
         ]
 
     # --- instruments ------------------------------------------------------------------------
@@ -966,11 +861,9 @@ class _UserStream(_Base):
         super().__init__(market, creds, env)
         self._api: Credentials = creds
         self._seed_req: dict[int, str] = {}  # req_id -> seed kind
-        self._seeds: dict[str, object] = {}  # answers so far (kind -> parsed)
-        self._seed_wanted: set[str] = set()
+        # one seed of every kind; pages[kind] = [parsed answer]; retry: kind -> ts (backoff)
+        self._seed: Seed[str] = Seed(keys=self._seed_kinds)
         self._seed_backoff = _Backoff(_SEED_FIRST_NS, _SEED_MAX_NS)
-        self._auth = AuthRetry(self.AUTH_RETRY_S, self.AUTH_RETRY_MAX_S)
-        self._buffer: deque[object] = deque()
         self.counters.update(seeds=0, buffered=0, replayed=0)
 
     def subscribe(self, kind: str, symbol: str | None = None) -> None:
@@ -1010,9 +903,7 @@ class _UserStream(_Base):
 
     def _reset_seed(self) -> None:
         self._seed_req.clear()
-        self._seeds.clear()
-        self._seed_wanted.clear()
-        self._buffer.clear()
+        self._seed.restart()
 
     def _start_seed(self, ts: int) -> None:
         self._reset_seed()
@@ -1021,7 +912,7 @@ class _UserStream(_Base):
             self._request_seed(kind, ts)
 
     def _request_seed(self, kind: str, ts: int) -> None:
-        self._seed_wanted.discard(kind)
+        self._seed.retry.pop(kind, None)
         rid = self._queue(self._build_seed(kind, ts // _MS))
         self._seed_req[rid] = kind
         self._count("seeds")
@@ -1029,9 +920,8 @@ class _UserStream(_Base):
     def _retry_seeds(self, ts: int) -> None:
         if self._state is not State.SEEDING:
             return
-        for kind in sorted(self._seed_wanted):
-            if self._seed_backoff.ready(kind, ts):
-                self._request_seed(kind, ts)
+        for kind in sorted(self._seed.due(ts)):
+            self._request_seed(kind, ts)
 
     def _on_seed(self, kind: str, status: int, body: bytes, ts: int) -> list[Event]:
         if self._state is not State.SEEDING:
@@ -1040,8 +930,7 @@ class _UserStream(_Base):
             code, msg = rest.error_of(body)
             cls = rest.error_class(status, code)
             self._count("seed_errors")
-            self._seed_backoff.failed(kind, ts)
-            self._seed_wanted.add(kind)
+            self._seed.retry[kind] = self._seed_backoff.failed(kind, ts)
             if cls is AuthError:
                 self.problem = f"{kind} seed refused ({code}: {msg}); retrying"
                 return [
@@ -1049,19 +938,21 @@ class _UserStream(_Base):
                 ]
             return [self._malformed(f"{kind} seed: HTTP {status} {code} {msg}", ts)]
         try:
-            self._seeds[kind] = self._parse_seed(kind, body, ts)
+            self._seed.pages[kind] = [self._parse_seed(kind, body, ts)]
         except SpinstreamError:
-            self._seed_backoff.failed(kind, ts)
-            self._seed_wanted.add(kind)
+            self._seed.retry[kind] = self._seed_backoff.failed(kind, ts)
             raise
         self._seed_backoff.ok(kind)
-        if len(self._seeds) < len(self._seed_kinds):
+        self._seed.pending.discard(kind)
+        if self._seed.pending:
             return []
         events = self._seed_events(ts)
         events.extend(self._fresh_event(k, None, ts) for k in sorted(self.kinds))
         self._move(State.LIVE)
         self.problem = None
-        buffered, self._buffer = self._buffer, deque()
+        self._seed.done = True
+        buffered = list(self._seed.buffer)
+        self._seed.buffer.clear()
         for msg in buffered:
             if self._keep(msg):
                 self._count("replayed")
@@ -1075,13 +966,15 @@ class _UserStream(_Base):
         if self._state is not State.SEEDING:
             self._count("pushes_dropped")  # not subscribed (yet): nothing to apply it to
             return []
-        if len(self._buffer) >= self.MAX_PUSH_BUFFER:
+        if not self._seed.hold(msg, self.MAX_PUSH_BUFFER):
             self._count("buffer_overflows")  # re-seed: newer seeds cover what is dropped
             log.warning(
                 "binance %s push buffer overflow: re-seeding", self.endpoint, extra=self._extra
             )
-            self._start_seed(ts)
-        self._buffer.append(msg)
+            self._seed_req.clear()
+            self._move(State.SEEDING)
+            for kind in self._seed_kinds:
+                self._request_seed(kind, ts)
         self._count("buffered")
         return []
 
@@ -1090,11 +983,8 @@ class _UserStream(_Base):
 
     def _auth_refused(self, what: str, reason: str, ts: int) -> list[Event]:
         """WHAT was refused: retried after the auth backoff, AuthFailed + Stale meanwhile."""
-        self._auth.refused(ts)
-        self.problem = self._auth.problem(what, reason)
-        log.warning("binance %s: %s", self.endpoint, self.problem, extra=self._extra)
-        failed = AuthFailed(venue=VENUE, market=self.market, reason=reason, ts_recv=ts)
-        return [failed, *self._stale_all(f"{what} refused ({reason})", ts)]
+        stale = self._auth_later(what, reason, ts)
+        return [self._auth_failed(reason, ts), *self._stale_all(stale, ts)]
 
     def _orders(self, orders: tuple[Order, ...], ts: int, full: bool = False) -> OrderUpdate:
         return OrderUpdate(venue=VENUE, market=self.market, orders=orders, full=full, ts_recv=ts)
@@ -1227,8 +1117,8 @@ class BinanceSpotUser(_UserStream):
         return rest.parse_open_orders("spot", body, ts)
 
     def _seed_events(self, ts: int) -> list[Event]:
-        account = self._seeds["account"]
-        orders = self._seeds["orders"]
+        account = self._seed.pages["account"][0]
+        orders = self._seed.pages["orders"][0]
         assert isinstance(account, Account) and isinstance(orders, tuple)
         self._balances = dict(account.balances)
         return [AccountUpdate(account=account), self._orders(orders, ts, full=True)]
@@ -1452,7 +1342,7 @@ class BinanceUsdmUser(_UserStream):
         return rest.parse_open_orders("usdm", body, ts)
 
     def _seed_events(self, ts: int) -> list[Event]:
-        account, positions, orders = (self._seeds[k] for k in self._seed_kinds)
+        account, positions, orders = (self._seed.pages[k][0] for k in self._seed_kinds)
         assert isinstance(account, Account)
         assert isinstance(positions, tuple) and isinstance(orders, tuple)
         return [

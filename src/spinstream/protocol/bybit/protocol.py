@@ -41,40 +41,33 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import msgspec
-from msgspec.structs import replace
 
 from spinstream.credentials import Credentials
-from spinstream.errors import ParseError, ProtocolError, SpinstreamError, UnsupportedError
+from spinstream.errors import ParseError, SpinstreamError, UnsupportedError
 from spinstream.models import Order, Position, Ticker
 from spinstream.protocol.booksync import Action, BybitRule, SyncedBook, SyncState
+from spinstream.protocol.connection import Connection, Seed
 from spinstream.protocol.events import (
     MARKET_DATA,
     PRIVATE,
     AccountUpdate,
     Authenticated,
-    AuthFailed,
     BalanceUpdate,
     BookUpdated,
     Event,
-    Fresh,
     Kind,
-    Malformed,
     OrderUpdate,
     PositionUpdate,
-    RestRequest,
-    Stale,
     Subscribed,
     TickerUpdate,
     TradeUpdate,
 )
-from spinstream.protocol.retry import AuthRetry
 
 from . import auth, parse, rest, schemas
 
@@ -142,9 +135,11 @@ def _ms_ns(ms: int | str | None) -> int | None:
         return None
 
 
-class _Stream:
-    """What both connections share: outgoing queues, op acks, pings, timeout, counters."""
+class _Stream(Connection[Any]):
+    """What both connections add to `Connection`: op acks, pings, the no-data timeout."""
 
+    VENUE = VENUE
+    log = log
     TICK_S = 1.0  # the transport calls tick() this often
     PING_S = 20.0  # Bybit recommends a ping every 20 s
     TIMEOUT_S = 45.0  # no frame at all for this long (two pings unanswered): dead
@@ -153,57 +148,25 @@ class _Stream:
     endpoint: str
     private: bool
 
-    def __init__(self, market: str, env: str) -> None:
+    def __init__(self, market: str, env: str, state: Any) -> None:
         if env not in ENVS:
             raise ValueError(f"bybit env must be one of {ENVS}, not {env!r}")
-        self.market = market
-        self.env = env
-        self.counters: dict[str, int] = Counter()
+        super().__init__(market, env, state)
         self.reconnect_wanted = False  # set on a timeout: the transport should reconnect
-        self._out: list[str] = []
-        self._reqs: list[RestRequest] = []
-        self._ids = 0
         self._acks: dict[str, tuple[str, tuple[str, ...]]] = {}  # req_id -> (op, topics)
         self._last_recv = 0
         self._last_ping = 0
         self._timed_out = False
-        self.problem: str | None = None  # why the stream is not serving, for status (no secrets)
-
-    # -- outputs --------------------------------------------------------------------------
-
-    def outgoing(self) -> list[str]:
-        """Frames to send, in order (drained)."""
-        out, self._out = self._out, []
-        return out
-
-    def requests(self) -> list[RestRequest]:
-        """REST calls to make; answer each through `rest_response(req.req_id, ...)` (drained)."""
-        reqs, self._reqs = self._reqs, []
-        return reqs
 
     def start(self, ts: int) -> None:
         """Nothing must happen before connecting to Bybit (no listen key)."""
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _next_id(self) -> int:
-        self._ids += 1
-        return self._ids
-
     def _send_op(self, op: str, topics: tuple[str, ...]) -> None:
         rid = str(self._next_id())
         self._acks[rid] = (op, topics)
         self._out.append(msgspec.json.encode({"op": op, "req_id": rid, "args": topics}).decode())
-
-    def _queue(self, req: RestRequest) -> int:
-        rid = self._next_id()
-        self._reqs.append(replace(req, req_id=rid))
-        return rid
-
-    def _malformed(self, reason: str, ts: int) -> list[Event]:
-        self.counters["malformed"] += 1
-        log.debug("malformed frame: %s", reason, extra={"venue": VENUE, "conn": self.endpoint})
-        return [Malformed(venue=VENUE, reason=reason, ts_recv=ts)]
 
     def _take_ack(self, env: schemas.Envelope) -> tuple[str, tuple[str, ...]] | None:
         """The request an ack answers: by `req_id`, else the oldest of the same op."""
@@ -242,24 +205,15 @@ class _Stream:
         try:
             env = schemas.ENVELOPE.decode(frame)
         except msgspec.DecodeError as exc:
-            return self._malformed(f"bad frame: {exc}", ts)
+            return [self._malformed(f"bad frame: {exc}", ts)]
         try:
             if env.topic is not None:
                 return self._on_topic(env, ts)
             if env.op is not None:
                 return self._on_op(env, ts)
-            return self._malformed("frame without topic or op", ts)
+            return [self._malformed("frame without topic or op", ts)]
         except Exception as exc:
             return self._failed(env.topic or env.op, ts, exc)
-
-    def _failed(self, what: str | None, ts: int, exc: Exception) -> list[Event]:
-        """What `receive` answers for EXC raised by the handler of WHAT (topic or op)."""
-        if isinstance(exc, (msgspec.DecodeError, ValueError, SpinstreamError)):
-            return self._malformed(f"{what}: {exc}", ts)  # ParseError is both
-        # a bug must not kill the connection; it is logged (in an except) and counted
-        log.exception("bybit frame handler failed", extra={"venue": VENUE, "conn": self.endpoint})
-        self.counters["errors"] += 1
-        return self._malformed(f"{what}: internal error", ts)
 
     def _on_op(self, env: schemas.Envelope, ts: int) -> list[Event]:
         if env.op == "pong" or (env.op == "ping" and env.ret_msg == "pong"):
@@ -273,7 +227,7 @@ class _Stream:
             return self._on_subscribed(taken[1], ok, env.ret_msg or "", ts)
         if env.op == "auth":
             return self._on_auth(env, ts)
-        return self._malformed(f"unexpected op {env.op!r}", ts)
+        return [self._malformed(f"unexpected op {env.op!r}", ts)]
 
     # -- per connection kind --------------------------------------------------------------
 
@@ -284,7 +238,7 @@ class _Stream:
         raise NotImplementedError
 
     def _on_auth(self, env: schemas.Envelope, ts: int) -> list[Event]:
-        return self._malformed("auth reply on a public stream", ts)
+        return [self._malformed("auth reply on a public stream", ts)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -312,6 +266,7 @@ class BybitPublic(_Stream):
     anything else is a gap, answered by resubscribing (Bybit sends a fresh snapshot).
     """
 
+    MOVES = LINK_MOVES
     private = False
     # tickers and books push every 20-100 ms on live markets; a WebSocket ping every 2 s
     # (beside Bybit's own `{"op":"ping"}` every PING_S) proves a quiet one alive: 5 s window
@@ -330,11 +285,10 @@ class BybitPublic(_Stream):
             raise UnsupportedError(f"bybit market {market!r} is not supported")
         if book_depth not in BOOK_DEPTHS:
             raise ValueError(f"bybit book depth must be one of {BOOK_DEPTHS}")
-        super().__init__(market, env)
         self.endpoint = f"{market}-public"
+        super().__init__(market, env, Link.DISCONNECTED)
         self.book_depth = book_depth
         self._rule = BybitRule(consecutive=strict_seq)
-        self._link = Link.DISCONNECTED
         self._wanted: dict[tuple[Kind, str], tuple[str, ...]] = {}
         self._topics: dict[str, _Topic] = {}
         self._steps: dict[str, rest.InstrumentSteps] = {}
@@ -358,13 +312,9 @@ class BybitPublic(_Stream):
 
     def __repr__(self) -> str:
         return (
-            f"BybitPublic({self.market}, {self.env}, {self._link.name}, "
+            f"BybitPublic({self.market}, {self.env}, {self._state.name}, "
             f"topics={len(self._topics)}, counters={dict(self.counters)})"
         )
-
-    @property
-    def state(self) -> Link:
-        return self._link
 
     def connect_path(self) -> str:
         """Path on `SPEC.ws_bases[self.endpoint][env]` (demo's public base is live's)."""
@@ -481,7 +431,7 @@ class BybitPublic(_Stream):
                 self._make_book(symbol)
             elif symbol not in self._inflight.values():
                 self._request_steps(symbol)
-        if self._link is Link.CONNECTED:
+        if self._state is Link.CONNECTED:
             self._subscribe_ready(names)
 
     def unsubscribe(self, kind: str, symbol: str | None) -> None:
@@ -490,7 +440,7 @@ class BybitPublic(_Stream):
         self._frames_ok = False
         for name in names:
             t = self._topics.pop(name, None)
-            if t is not None and t.sent and self._link is Link.CONNECTED:
+            if t is not None and t.sent and self._state is Link.CONNECTED:
                 self._send_op("unsubscribe", (name,))
         if names and symbol:
             if kind == "book":
@@ -553,7 +503,7 @@ class BybitPublic(_Stream):
         if same and symbol in self._books:
             return
         self._make_book(symbol)
-        if self._link is Link.CONNECTED:
+        if self._state is Link.CONNECTED:
             name = f"orderbook.{self.book_depth}.{symbol}"
             t = self._topics.get(name)
             if t is not None and t.sent:
@@ -594,11 +544,6 @@ class BybitPublic(_Stream):
 
     # -- connection -----------------------------------------------------------------------
 
-    def _move(self, new: Link) -> None:
-        if new not in LINK_MOVES[self._link]:
-            raise ProtocolError(f"bybit public: {self._link.name} -> {new.name}")
-        self._link = new
-
     def connected(self, ts: int) -> list[Event]:
         """A new connection: subscribe every wanted topic that is ready."""
         self._move(Link.CONNECTED)
@@ -621,18 +566,13 @@ class BybitPublic(_Stream):
     def tick(self, ts: int) -> list[Event]:
         """Pings, the no-data timeout, and instrument-info retries."""
         events: list[Event] = []
-        if self._link is Link.CONNECTED and self._tick_link(ts):
+        if self._state is Link.CONNECTED and self._tick_link(ts):
             events = self._stale_all(f"no frame for {self.TIMEOUT_S:.0f} s", ts)
         for symbol, at in list(self._retry.items()):
             if ts >= at and ("book", symbol) in self._wanted:
                 del self._retry[symbol]
                 self._request_steps(symbol)
         return events
-
-    def _stale(self, kind: Kind, symbol: str | None, reason: str, ts: int) -> Stale:
-        return Stale(
-            venue=VENUE, market=self.market, kind=kind, symbol=symbol, reason=reason, ts_recv=ts
-        )
 
     def _stale_all(self, reason: str, ts: int) -> list[Event]:
         kinds = sorted({k for k, _ in self._wanted})
@@ -644,7 +584,7 @@ class BybitPublic(_Stream):
         assert env.topic is not None
         handler = self._on.get(env.topic.partition(".")[0])
         if handler is None:
-            return self._malformed(f"unknown topic {env.topic!r}", ts)
+            return [self._malformed(f"unknown topic {env.topic!r}", ts)]
         t = self._topics.get(env.topic)
         if t is None:  # e.g. in flight while we unsubscribed
             self.counters["unsubscribed"] += 1
@@ -694,7 +634,7 @@ class BybitPublic(_Stream):
 
     def _resubscribe(self, t: _Topic) -> None:
         """Unsubscribe and subscribe T again: Bybit answers with a new snapshot."""
-        if self._link is Link.CONNECTED:
+        if self._state is Link.CONNECTED:
             if t.sent:
                 t.sent = False
                 self._send_op("unsubscribe", (t.name,))
@@ -853,19 +793,6 @@ _NOT_FILLS = frozenset({"Funding", "Settle", "Delivery"})  # execution types tha
 SeedKey = tuple[str, str | None, str | None]  # (kind, market, settle coin)
 
 
-@dataclass(slots=True)
-class _Seed:
-    """One kind's REST seed on the current connection, and the pushes held until it lands."""
-
-    keys: tuple[SeedKey, ...]
-    pending: set[SeedKey] = field(default_factory=set)
-    pages: dict[SeedKey, list[object]] = field(default_factory=dict)
-    retry: dict[SeedKey, int] = field(default_factory=dict)  # key -> ts to retry
-    buffer: list[tuple[tuple[object, ...], int, int | None]] = field(default_factory=list)
-    time_ms: int | None = None  # server time of the (first) answer
-    done: bool = False
-
-
 class BybitPrivate(_Stream):
     """Bybit v5 private stream of one account: balances, positions, orders, our fills.
 
@@ -877,6 +804,7 @@ class BybitPrivate(_Stream):
     """
 
     endpoint = "private"
+    MOVES = SESSION_MOVES
     private = True
     liveness = PRIVATE  # account pushes are rare: WebSocket pings prove it alive (10 s)
     MAX_BUFFER = 10_000  # pushes held per kind while its seed is out; more -> re-seed
@@ -896,18 +824,15 @@ class BybitPrivate(_Stream):
             raise ValueError("the bybit private stream needs credentials")
         if market not in rest.MARKETS:
             raise UnsupportedError(f"bybit market {market!r} is not supported")
-        super().__init__(market, env)
+        super().__init__(market, env, Session.DISCONNECTED)
         self.markets = markets or (market,)
         if not set(self.markets) <= set(rest.MARKETS):
             raise UnsupportedError(f"bybit markets {self.markets} are not all supported")
         self.settle_coins = settle_coins
         self._creds = creds
-        self._session = Session.DISCONNECTED
-        self._wanted: set[tuple[str, str | None]] = set()
-        self._seeds: dict[str, _Seed] = {}
+        self._seeds: dict[str, Seed[SeedKey]] = {}
         self._inflight: dict[int, tuple[SeedKey, int]] = {}  # req_id -> (key, generation)
         self._gen = 0
-        self._auth = AuthRetry(self.AUTH_RETRY_S, self.AUTH_RETRY_MAX_S)
         self._on: dict[str, Callable[[schemas.Envelope, int], list[Event]]] = {
             "wallet": self._on_wallet,
             "position": self._on_position,
@@ -917,13 +842,9 @@ class BybitPrivate(_Stream):
 
     def __repr__(self) -> str:  # no credentials
         return (
-            f"BybitPrivate({self.markets}, {self.env}, {self._session.name}, "
+            f"BybitPrivate({self.markets}, {self.env}, {self._state.name}, "
             f"counters={dict(self.counters)})"
         )
-
-    @property
-    def state(self) -> Session:
-        return self._session
 
     def connect_path(self) -> str:
         """Path on `SPEC.ws_bases["private"][env]`."""
@@ -933,20 +854,13 @@ class BybitPrivate(_Stream):
         """Record interest; the four private topics are always subscribed together."""
         if kind not in ("account", "positions", "orders", "trades"):
             raise UnsupportedError(f"bybit private stream has no {kind!r}")
-        self._wanted.add((kind, None))
+        self._subs.add((kind, None))
 
     def unsubscribe(self, kind: str, symbol: str | None) -> None:
-        self._wanted.discard((kind, None))
-
-    def subscriptions(self) -> set[tuple[str, str | None]]:
-        return set(self._wanted)
+        """Forget a kind (the private topics stay subscribed)."""
+        self._subs.discard((kind, None))
 
     # -- connection -----------------------------------------------------------------------
-
-    def _move(self, new: Session) -> None:
-        if new not in SESSION_MOVES[self._session]:
-            raise ProtocolError(f"bybit private: {self._session.name} -> {new.name}")
-        self._session = new
 
     def connected(self, ts: int) -> list[Event]:
         """A new connection: authenticate (subscribe and seed follow the answers), unless a
@@ -973,19 +887,17 @@ class BybitPrivate(_Stream):
 
     def tick(self, ts: int) -> list[Event]:
         """Pings, the no-data timeout, auth and seed retries."""
-        if self._session is Session.DISCONNECTED:
+        if self._state is Session.DISCONNECTED:
             return []
         events: list[Event] = []
         if self._tick_link(ts):
             events = self._stale_all(f"no frame for {self.TIMEOUT_S:.0f} s", ts)
-        elif self._session is Session.WAITING and self._auth.ready(ts):
+        elif self._state is Session.WAITING and self._auth.ready(ts):
             self.counters["auth_retries"] += 1
             self._authenticate(ts)
         for seed in self._seeds.values():
-            for key, at in list(seed.retry.items()):
-                if ts >= at:
-                    del seed.retry[key]
-                    self._request_seed(key, ts, None)
+            for key in seed.due(ts):
+                self._request_seed(key, ts, None)
         return events
 
     def _kinds(self) -> list[tuple[str, Kind]]:
@@ -998,15 +910,12 @@ class BybitPrivate(_Stream):
         return out
 
     def _stale_all(self, reason: str, ts: int) -> list[Event]:
-        return [
-            Stale(venue=VENUE, market=m, kind=k, reason=reason, ts_recv=ts)
-            for m, k in self._kinds()
-        ]
+        return [self._stale(k, None, reason, ts, m) for m, k in self._kinds()]
 
     # -- auth and subscription ------------------------------------------------------------
 
     def _on_auth(self, env: schemas.Envelope, ts: int) -> list[Event]:
-        if self._session is not Session.AUTHENTICATING:
+        if self._state is not Session.AUTHENTICATING:
             self.counters["unexpected_auth"] += 1
             return []
         if env.success:  # `Authenticated` waits for the subscription (login + user data)
@@ -1018,17 +927,13 @@ class BybitPrivate(_Stream):
             return []
         self._move(Session.WAITING)
         self.counters["auth_failed"] += 1
-        self._auth.refused(ts)
         reason = auth.redact(env.ret_msg or "no reason given", self._creds)
-        self.problem = self._auth.problem("auth", reason)
-        log.warning("%s", self.problem, extra={"venue": VENUE, "conn": self.endpoint})
-        events: list[Event] = [
-            AuthFailed(venue=VENUE, market=m, reason=reason, ts_recv=ts) for m in self.markets
-        ]
-        return events + self._stale_all(f"auth refused ({reason})", ts)
+        stale = self._auth_later("auth", reason, ts)
+        events: list[Event] = [self._auth_failed(reason, ts, m) for m in self.markets]
+        return events + self._stale_all(stale, ts)
 
     def _on_subscribed(self, topics: tuple[str, ...], ok: bool, msg: str, ts: int) -> list[Event]:
-        if self._session is not Session.SUBSCRIBING:
+        if self._state is not Session.SUBSCRIBING:
             return []
         if not ok:
             self._move(Session.FAILED)
@@ -1049,7 +954,7 @@ class BybitPrivate(_Stream):
                 for c in (self.settle_coins if m == "linear" else (None,))
             ),
         }
-        self._seeds = {kind: _Seed(keys=keys) for kind, keys in seeds.items() if keys}
+        self._seeds = {kind: Seed(keys=keys) for kind, keys in seeds.items() if keys}
         for seed in self._seeds.values():
             seed.pending = set(seed.keys)
             for key in seed.keys:
@@ -1076,7 +981,7 @@ class BybitPrivate(_Stream):
     def rest_response(self, req_id: int, status: int, body: bytes, ts: int) -> list[Event]:
         """A seed answer (one page); the kind goes live when all its pages are in."""
         entry = self._inflight.pop(req_id, None)
-        if entry is None or entry[1] != self._gen or self._session is not Session.LIVE:
+        if entry is None or entry[1] != self._gen or self._state is not Session.LIVE:
             self.counters["late_rest"] += 1
             return []
         key = entry[0]
@@ -1095,10 +1000,7 @@ class BybitPrivate(_Stream):
             seed.retry[key] = ts + int(self.RETRY_S * _NS)
             reason = auth.redact(f"seed failed: {exc!s}", self._creds)
             markets = self.markets if kind == "account" else (market,)
-            return [
-                Stale(venue=VENUE, market=m or self.market, kind=kind, reason=reason, ts_recv=ts)  # type: ignore[arg-type]
-                for m in markets
-            ]
+            return [self._stale(kind, None, reason, ts, m) for m in markets]
         seed.pages.setdefault(key, []).extend(items)
         if seed.time_ms is None or (time_ms is not None and time_ms < seed.time_ms):
             seed.time_ms = time_ms
@@ -1125,7 +1027,7 @@ class BybitPrivate(_Stream):
             raise ParseError(f"bybit {kind} seed: no result")
         return tuple(page.list), page.nextPageCursor or None, time
 
-    def _finish(self, kind: str, seed: _Seed, ts: int) -> list[Event]:
+    def _finish(self, kind: str, seed: Seed[SeedKey], ts: int) -> list[Event]:
         """A kind's seed is complete: full state, then the buffered pushes newer than it."""
         seed.done = True
         items = [x for key in seed.keys for x in seed.pages.get(key, ())]
@@ -1139,7 +1041,10 @@ class BybitPrivate(_Stream):
             for recs, rts, created in seed.buffer:
                 if seed.time_ms is None or created is None or created >= seed.time_ms:
                     wallet = partial(
-                        self._wallet_events, recs, rts, created  # type: ignore[arg-type]
+                        self._wallet_events,
+                        recs,
+                        rts,
+                        created,  # type: ignore[arg-type]
                     )
                     events += self._replay(kind, wallet, ts)
         elif kind == "positions":
@@ -1187,7 +1092,7 @@ class BybitPrivate(_Stream):
         seed.buffer.clear()
         seed.pages.clear()
         markets = self.markets if kind != "positions" else ("linear",)
-        events += [Fresh(venue=VENUE, market=m, kind=kind, ts_recv=ts) for m in markets]  # type: ignore[arg-type]
+        events += [self._fresh_event(kind, None, ts, m) for m in markets]
         return events
 
     def _replay(self, kind: str, apply: Callable[[], list[Event]], ts: int) -> list[Event]:
@@ -1196,7 +1101,7 @@ class BybitPrivate(_Stream):
         try:
             return apply()
         except (ParseError, ValueError) as exc:
-            return self._malformed(f"held {kind} push: {exc}", ts)
+            return [self._malformed(f"held {kind} push: {exc}", ts)]
 
     # -- pushes ---------------------------------------------------------------------------
 
@@ -1204,7 +1109,7 @@ class BybitPrivate(_Stream):
         assert env.topic is not None
         handler = self._on.get(env.topic)
         if handler is None:
-            return self._malformed(f"unknown topic {env.topic!r}", ts)
+            return [self._malformed(f"unknown topic {env.topic!r}", ts)]
         return handler(env, ts)
 
     def _hold(self, kind: str, recs: tuple[object, ...], env: schemas.Envelope, ts: int) -> bool:
@@ -1215,17 +1120,11 @@ class BybitPrivate(_Stream):
         if seed is None:  # before the subscription is acked: the seed, asked later, covers it
             self.counters["early_pushes"] += 1
             return True
-        if len(seed.buffer) >= self.MAX_BUFFER:  # start this kind's seed again
+        if not seed.hold((recs, ts, env.creationTime), self.MAX_BUFFER):  # full: seed again
             self.counters["overflows"] += 1
-            seed.buffer.clear()
-            seed.pages.clear()
-            seed.retry.clear()
-            seed.time_ms = None
-            seed.pending = set(seed.keys)
             self._inflight = {r: v for r, v in self._inflight.items() if v[0][0] != kind}
             for key in seed.keys:
                 self._request_seed(key, ts, None)
-        seed.buffer.append((recs, ts, env.creationTime))
         self.counters["buffered"] += 1
         return True
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -54,22 +53,18 @@ from spinstream.credentials import Credentials
 from spinstream.errors import (
     AuthError,
     ParseError,
-    ProtocolError,
     RateLimited,
     SpinstreamError,
     UnsupportedError,
 )
+from spinstream.protocol.connection import Connection, Seed
 from spinstream.protocol.events import (
     MARKET_DATA,
     AccountUpdate,
     Authenticated,
-    AuthFailed,
-    Fresh,
-    Kind,
     Malformed,
     OrderUpdate,
     PositionUpdate,
-    RestRequest,
     Stale,
     Subscribed,
     TickerUpdate,
@@ -95,7 +90,6 @@ from spinstream.protocol.lightstreamer import (
 from spinstream.protocol.lightstreamer import State as LsState
 from spinstream.protocol.lightstreamer import Subscribed as LsSubscribed
 from spinstream.protocol.lightstreamer import codec as ls_codec
-from spinstream.protocol.retry import AuthRetry
 
 from . import parse, rest, schemas
 from .auth import IgSession
@@ -187,19 +181,21 @@ class _Item:
 
 
 @dataclass(slots=True)
-class _Seed:
-    """A REST seed of positions or working orders and the pushes held until it lands."""
+class _Seed(Seed[str]):
+    """A REST seed of positions or working orders and the pushes held until it lands: one
+    request (`buffer` holds (OPU / WOU, ts) pairs)."""
 
     req_id: int | None = None
     generation: int = 0  # of the session tokens the request carried
-    done: bool = False
     retry_at: int | None = None
-    buffer: list[tuple[schemas.Opu | schemas.Wou, int]] = field(default_factory=list)
 
 
-class IgStream:
+class IgStream(Connection[Login]):
     """IG's streaming connection for one account (see the module docstring)."""
 
+    VENUE = VENUE
+    MOVES = LOGIN_MOVES
+    log = log
     TICK_S = 1.0
     RETRY_S = 5.0  # first retry of a failed login or seed; doubles up to MAX_RETRY_S
     MAX_RETRY_S = 60.0
@@ -237,22 +233,15 @@ class IgStream:
             if not identifier:
                 raise ValueError("the IG stream needs the account identifier (user name)")
             session = IgSession(creds, identifier)
-        self.market = market
-        self.env = env
+        super().__init__(market, env, Login.IDLE)
         self.session = session
         self.lookup_decimals = lookup_decimals
         self._resolve = resolve or (lambda url: url)
         self._ls = LightstreamerSession(max_subscriptions=max_subscriptions, venue=VENUE)
-        self._counters: Counter[str] = Counter()
-        self._login = Login.IDLE
         self._login_rid: int | None = None
         self._login_at: int | None = None  # when to retry (WAITING / FAILED)
         self._login_delay = self.RETRY_S
         self._refused = 0  # CONERR,1 in a row
-        self._auth = AuthRetry(self.AUTH_RETRY_S, self.AUTH_RETRY_MAX_S)
-        self.problem: str | None = None  # why the stream is not serving, for status (no secrets)
-        self._reqs: list[RestRequest] = []
-        self._ids = 0
         self._items: dict[tuple[Group, str | None, str | None], _Item] = {}
         self._by_sub: dict[int, _Item] = {}
         self._items_account: str | None = None
@@ -268,15 +257,11 @@ class IgStream:
 
     def __repr__(self) -> str:  # no credentials, no tokens
         return (
-            f"IgStream({self.market}, {self.env}, login={self._login.name}, "
+            f"IgStream({self.market}, {self.env}, login={self._state.name}, "
             f"ls={self._ls.state.name}, items={len(self._items)})"
         )
 
     # -- what the transport reads ---------------------------------------------------------------
-
-    @property
-    def state(self) -> Login:
-        return self._login
 
     @property
     def counters(self) -> dict[str, int]:
@@ -301,7 +286,7 @@ class IgStream:
 
     def _ready(self) -> bool:
         return (
-            self._login is Login.READY
+            self._state is Login.READY
             and self.session.logged_in
             and self.session.lightstreamer_endpoint is not None
         )
@@ -321,7 +306,7 @@ class IgStream:
 
     def start(self, ts: int) -> None:
         """Log in (unless the shared session already is): the stream's URL comes from it."""
-        if self._login is not Login.IDLE:
+        if self._state is not Login.IDLE:
             return
         if self.session.logged_in and self.session.lightstreamer_endpoint:
             self._move(Login.READY)
@@ -330,18 +315,13 @@ class IgStream:
 
     def retry_login(self, ts: int) -> None:
         """Try a refused login again (new credentials, an unlocked account)."""
-        if self._login is Login.FAILED:
+        if self._state is Login.FAILED:
             self._login_delay = self.RETRY_S
             self._request_login(ts)
 
     def outgoing(self) -> list[str]:
         """Frames to send (drained)."""
         return self._ls.outgoing()
-
-    def requests(self) -> list[RestRequest]:
-        """REST calls to make; answer each through `rest_response(..., headers=)` (drained)."""
-        reqs, self._reqs = self._reqs, []
-        return reqs
 
     def set_decimals(self, epic: str, decimals: int) -> None:
         """EPIC's price decimals (`MarketInfo.decimals`), so int ticks are stable from the start."""
@@ -466,16 +446,8 @@ class IgStream:
     # -- login and REST ---------------------------------------------------------------------
 
     def _move(self, new: Login) -> None:
-        if new is self._login:
-            return
-        if new not in LOGIN_MOVES[self._login]:
-            raise ProtocolError(f"ig login: {self._login.name} -> {new.name}")
-        self._login = new
-
-    def _queue(self, req: RestRequest) -> int:
-        self._ids += 1
-        self._reqs.append(replace(req, req_id=self._ids))
-        return self._ids
+        if new is not self._state:  # staying put is no move
+            super()._move(new)
 
     def _request_login(self, ts: int) -> None:
         if self._login_rid is not None:
@@ -553,18 +525,13 @@ class IgStream:
     def _auth_refused(self, what: str, why: str, ts: int) -> list[IgEvent]:
         """A refused login or stream auth: FAILED, retried after the backoff; stale meanwhile."""
         self._move(Login.FAILED)
-        self._auth.refused(ts)
+        reason = self._auth_later(what, why, ts)
         self._login_at = self._auth.at
-        self.problem = self._auth.problem(what, why)
-        log.warning("%s", self.problem, extra={"venue": VENUE, "conn": self.endpoint})
-        reason = f"{what} refused ({why})"
-        events: list[IgEvent] = [
-            AuthFailed(venue=VENUE, market=self.market, reason=reason, ts_recv=ts)
-        ]
+        events: list[IgEvent] = [self._auth_failed(reason, ts)]
         if self._ls.state is LsState.ACTIVE:  # the session still streams: only seeds wait
             for kind, seed in self._seeds.items():
                 if not seed.done:
-                    events.append(self._stale(kind, reason, ts))  # type: ignore[arg-type]
+                    events.append(self._stale(kind, None, reason, ts))
         else:  # nothing streams until a login and a session: say so for everything
             events.append(Stale(venue=VENUE, market=self.market, reason=reason, ts_recv=ts))
         return events
@@ -574,7 +541,7 @@ class IgStream:
         if self.session.generation == generation and self.session.logged_in:
             self.session.invalidate()
         if not self.session.logged_in and self._login_rid is None:
-            if self._login in (Login.READY, Login.WAITING, Login.IDLE):
+            if self._state in (Login.READY, Login.WAITING, Login.IDLE):
                 self._request_login(ts)
 
     # -- seeds (positions and working orders from REST) ---------------------------------------
@@ -625,7 +592,7 @@ class IgStream:
             seed.retry_at = ts + int(self.RETRY_S * _NS)
             reason = self.session.redact(f"seed failed: {exc!s}")
             log.warning("%s %s", kind, reason, extra={"venue": VENUE, "conn": self.endpoint})
-            return [self._stale(kind, reason, ts)]  # type: ignore[arg-type]
+            return [self._stale(kind, None, reason, ts)]
         seed.done = True
         events: list[IgEvent] = []
         if kind == "positions":
@@ -644,10 +611,10 @@ class IgStream:
             try:  # a bad held push is Malformed; it must not lose the seed (found by tests/fuzz)
                 events += self._apply_push(kind, msg, rts)
             except (ParseError, ValueError, msgspec.DecodeError) as exc:
-                events += self._malformed(f"held {kind} push: {exc}", ts)
+                events.append(self._malformed(f"held {kind} push: {exc}", ts))
         self._counters["replayed"] += len(seed.buffer)
         seed.buffer.clear()
-        events.append(Fresh(venue=VENUE, market=self.market, kind=kind, ts_recv=ts))  # type: ignore[arg-type]
+        events.append(self._fresh_event(kind, None, ts))
         return events
 
     # -- decimals lookups ---------------------------------------------------------------------
@@ -665,14 +632,13 @@ class IgStream:
     def _on_lookup(self, epics: tuple[str, ...], status: int, body: bytes) -> list[IgEvent]:
         try:
             rest.check_error(status, {}, body)
-            infos = rest.parse_markets(body, 0)
+            found = rest.parse_market_decimals(epics, body)
         except (SpinstreamError, msgspec.DecodeError):
             self._counters["lookup_failed"] += 1  # the texts' own decimals serve meanwhile
             self._lookups.difference_update(epics)
             return []
-        for info in infos:
-            if info.decimals is not None:
-                self.set_decimals(info.epic, info.decimals)
+        for epic, decimals in found.items():
+            self.set_decimals(epic, decimals)
         self._lookups.difference_update(epics)
         return []
 
@@ -696,10 +662,10 @@ class IgStream:
 
     def tick(self, ts: int) -> list[IgEvent]:
         """Login retries, seed retries, decimals lookups, and the TLCP keepalive timers."""
-        if self._login in (Login.WAITING, Login.FAILED):
+        if self._state in (Login.WAITING, Login.FAILED):
             if self._login_at is not None and ts >= self._login_at:
                 self._request_login(ts)
-        elif self._login is Login.READY and not self.session.logged_in:
+        elif self._state is Login.READY and not self.session.logged_in:
             self._request_login(ts)  # someone invalidated the shared tokens
         for kind, seed in self._seeds.items():
             if seed.retry_at is not None and ts >= seed.retry_at:
@@ -721,18 +687,9 @@ class IgStream:
                     out += self._on_update(ev, ts)
                 else:
                     out += self._on_ls(ev, ts)
-            except (ParseError, ValueError, msgspec.DecodeError) as exc:
-                out += self._malformed(f"{_name(self._by_sub, ev)}: {exc}", ts)
-            except Exception:  # a bug must not kill the connection; logged and counted
-                log.exception("ig event handler failed", extra={"venue": VENUE})
-                self._counters["errors"] += 1
-                out += self._malformed("internal error", ts)
+            except Exception as exc:  # bad input -> Malformed; a bug is logged and counted
+                out += self._failed(_name(self._by_sub, ev), ts, exc)
         return out
-
-    def _malformed(self, reason: str, ts: int) -> list[IgEvent]:
-        self._counters["malformed"] += 1
-        log.debug("malformed: %s", reason, extra={"venue": VENUE, "conn": self.endpoint})
-        return [Malformed(venue=VENUE, reason=reason, ts_recv=ts)]
 
     def _on_ls(self, ev: LsEvent, ts: int) -> list[IgEvent]:
         match ev:
@@ -823,19 +780,14 @@ class IgStream:
         events: list[IgEvent] = []
         for kind in ("positions", "orders"):  # lost OPU/WOU: seed again
             if kind in item.kinds:
-                events.append(self._stale(kind, f"{ev.lost} updates lost", ts))
+                events.append(self._stale(kind, None, f"{ev.lost} updates lost", ts))
                 self._seed(kind, ts)
         return events
-
-    def _stale(self, kind: Kind, reason: str, ts: int, symbol: str | None = None) -> Stale:
-        return Stale(
-            venue=VENUE, market=self.market, kind=kind, symbol=symbol, reason=reason, ts_recv=ts
-        )
 
     def _item_stale(self, item: _Item, reason: str, ts: int) -> list[IgEvent]:
         events: list[IgEvent] = []
         if item.group == "price":
-            events.append(self._stale("ticker", reason, ts, item.symbol))
+            events.append(self._stale("ticker", item.symbol, reason, ts))
             if "market" in item.kinds:
                 events.append(self._channel_stale("market", item.symbol or "", reason, ts))
         elif item.group == "ticks":
@@ -845,11 +797,11 @@ class IgStream:
                 self._channel_stale(f"candles:{item.scale}", item.symbol or "", reason, ts)
             )
         elif item.group == "account":
-            events.append(self._stale("account", reason, ts))
+            events.append(self._stale("account", None, reason, ts))
         else:
             for kind in ("positions", "orders"):
                 if kind in item.kinds:
-                    events.append(self._stale(kind, reason, ts))
+                    events.append(self._stale(kind, None, reason, ts))
         return events
 
     def _channel_stale(self, channel: str, epic: str, reason: str, ts: int) -> ChannelStale:
@@ -881,7 +833,7 @@ class IgStream:
             elif item.group != "trade" or item.kinds & {"positions", "orders"}:
                 events += self._item_stale(item, reason, ts)
         if tickers:
-            events.append(self._stale("ticker", reason, ts))
+            events.append(self._stale("ticker", None, reason, ts))
         return events
 
     # -- item updates -------------------------------------------------------------------------
@@ -955,7 +907,7 @@ class IgStream:
                 elif "orders" in item.kinds:
                     events += self._push("orders", schemas.WOU.decode(text), ts)
             except (ParseError, ValueError, msgspec.DecodeError) as exc:
-                events += self._malformed(f"{item.name} {name}: {exc}", ts)
+                events.append(self._malformed(f"{item.name} {name}: {exc}", ts))
         return events
 
     def _push(self, kind: str, msg: schemas.Opu | schemas.Wou, ts: int) -> list[IgEvent]:
@@ -965,11 +917,9 @@ class IgStream:
             self._counters["unseeded_pushes"] += 1
             return []
         if not seed.done:
-            if len(seed.buffer) >= self.MAX_BUFFER:
+            if not seed.hold((msg, ts), self.MAX_BUFFER):  # full: held anew, seed again
                 self._counters["overflows"] += 1
-                seed.buffer.clear()
                 self._seed(kind, ts)
-            seed.buffer.append((msg, ts))
             self._counters["buffered"] += 1
             return []
         return self._apply_push(kind, msg, ts)

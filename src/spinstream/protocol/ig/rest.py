@@ -387,6 +387,25 @@ def parse_markets(body: bytes, ts: int) -> tuple[parse.MarketInfo, ...]:
     )
 
 
+def parse_market_decimals(epics: Iterable[str], body: bytes) -> dict[str, int]:
+    """Each epic's price decimals from a `build_markets(epics, snapshot_only=True)` answer.
+
+    A SNAPSHOT_ONLY entry carries no instrument (so no epic): entries follow the order the
+    epics were asked in (duplicates dropped, as `build_markets` sends them); a full entry's own
+    epic wins where it has one."""
+    asked = list(dict.fromkeys(epics))
+    got = _decode(schemas.MARKET_SNAPSHOTS, body, "markets").marketDetails
+    if len(got) != len(asked):
+        raise ParseError(f"ig markets: {len(got)} entries for {len(asked)} epics")
+    out: dict[str, int] = {}
+    for epic, d in zip(asked, got, strict=True):
+        name = d.instrument.epic if d.instrument is not None else epic
+        dec = d.snapshot.decimalPlacesFactor if d.snapshot is not None else None
+        if dec is not None:
+            out[name] = dec
+    return out
+
+
 def build_ticker(
     market: str, symbol: str, *, creds: Credentials | None = None, session: IgSession | None = None
 ) -> RestRequest:

@@ -235,6 +235,18 @@ class MarketDetails(msgspec.Struct, frozen=True, kw_only=True):
     dealingRules: DealingRules | None = None  # noqa: N815
 
 
+class SnapshotOnly(msgspec.Struct, frozen=True, kw_only=True):
+    """An entry of `GET /markets?epics=...&filter=SNAPSHOT_ONLY`: the snapshot alone (IG sends
+    `instrument` and `dealingRules` as null), in the order the epics were asked."""
+
+    instrument: Instrument | None = None
+    snapshot: MarketSnapshot | None = None
+
+
+class MarketSnapshots(msgspec.Struct, frozen=True, kw_only=True):
+    marketDetails: tuple[SnapshotOnly, ...] = ()  # noqa: N815
+
+
 class MarketsV2(msgspec.Struct, frozen=True, kw_only=True):
     marketDetails: tuple[MarketDetails, ...] = ()  # noqa: N815
 
@@ -365,6 +377,7 @@ POSITIONS = msgspec.json.Decoder(Positions)
 WORKING_ORDERS = msgspec.json.Decoder(WorkingOrders)
 MARKET = msgspec.json.Decoder(MarketDetails)
 MARKETS = msgspec.json.Decoder(MarketsV2)
+MARKET_SNAPSHOTS = msgspec.json.Decoder(MarketSnapshots)
 PRICES = msgspec.json.Decoder(Prices)
 DEAL_REFERENCE = msgspec.json.Decoder(DealReference)
 CONFIRM = msgspec.json.Decoder(Confirm)

@@ -24,6 +24,7 @@ VENUES: dict[str, str] = {
     "binance": "spinstream.testing.sims.binance:BinanceSim",
     "bybit": "spinstream.testing.sims.bybit:BybitSim",
     "ig": "spinstream.testing.sims.ig:IgSim",
+    "okx": "spinstream.testing.sims.okx:OkxSim",
 }
 
 

@@ -578,3 +578,23 @@ def test_login_answer_without_tokens_is_a_parse_error() -> None:
     assert s.logged_in
     with pytest.raises(AuthError):
         rest.new_session(CREDS, b.IDENTIFIER).authorize(rest.build_positions("otc"))
+
+
+def test_snapshot_only_markets_give_decimals_by_position() -> None:
+    """IG's SNAPSHOT_ONLY answer has `instrument: null`: the entries follow the asked order."""
+    body = json.dumps(
+        {
+            "marketDetails": [
+                {"instrument": None, "dealingRules": None,
+                 "snapshot": {"bid": 1.1, "offer": 1.2, "decimalPlacesFactor": 5}},
+                {"instrument": None, "dealingRules": None,
+                 "snapshot": {"bid": 7480.1, "offer": 7481.1, "decimalPlacesFactor": 1}},
+            ]
+        }
+    ).encode()  # fmt: skip
+    got = rest.parse_market_decimals([b.EPIC, b.EPIC2, b.EPIC], body)
+    assert got == {b.EPIC: 5, b.EPIC2: 1}
+    with pytest.raises(ParseError):
+        rest.parse_market_decimals([b.EPIC], body)  # two entries for one epic: refused
+    full = rest.parse_market_decimals([b.EPIC, b.EPIC2], b.MARKETS)  # full details work too
+    assert set(full) <= {b.EPIC, b.EPIC2}

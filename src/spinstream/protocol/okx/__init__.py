@@ -1,0 +1,52 @@
+"""OKX v5 (live and demo, server-only): markets "spot", "swap", "futures" and "option".
+
+`SPEC.ws_bases` has one endpoint per connection kind, each a host whose path the protocol
+opens: "public" (`/ws/v5/public`: tickers, books, books5, bbo-tbt), "private"
+(`/ws/v5/private`: account, positions, orders, after `op: login`) and "business"
+(`/ws/v5/business`: candles, algo orders). Demo trading streams from the `wspap` host; its
+REST is live's host with the `x-simulated-trading: 1` header (`auth.simulated` / `demo=True`).
+OKX is server-only: its API refuses browser-origin requests (no CORS).
+
+The venue's own half only (frames, rules, auth, REST shapes): `PROTOCOLS` and the runtime's
+registration come with `protocol.py`, on the shared connection base.
+"""
+
+from __future__ import annotations
+
+from spinstream.protocol.spec import VenueSpec
+
+from . import auth, parse, rest, schemas
+from .parse import Instrument
+
+__all__ = [
+    "ENVS",
+    "SPEC",
+    "WS_PATHS",
+    "Instrument",
+    "auth",
+    "parse",
+    "rest",
+    "schemas",
+]
+
+ENVS = ("live", "demo")
+
+_REST = {"live": "https://www.okx.com", "demo": "https://www.okx.com"}
+_WS = {"live": "wss://ws.okx.com:8443", "demo": "wss://wspap.okx.com:8443"}
+
+# endpoint -> the path its connection opens on the endpoint's base
+WS_PATHS: dict[str, str] = {
+    "public": "/ws/v5/public",
+    "private": "/ws/v5/private",
+    "business": "/ws/v5/business",
+}
+
+SPEC = VenueSpec(
+    name="okx",
+    markets=rest.MARKETS,
+    rest_bases={m: dict(_REST) for m in rest.MARKETS},
+    ws_bases={endpoint: dict(_WS) for endpoint in WS_PATHS},
+    limits=rest.LIMITS,
+    server_only=True,
+    envs=ENVS,
+)
