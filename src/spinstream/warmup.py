@@ -206,4 +206,17 @@ async def _ig(acct: AccountRuntime, market: str, epics: list[str]) -> None:
                 proto.set_decimals(e, decimals)
 
 
-_CHECKS = {"binance": _binance, "bybit": _bybit, "ig": _ig}
+async def _okx(acct: AccountRuntime, market: str, symbols: list[str]) -> None:
+    rest = acct.rest
+    demo = acct.cfg.env == "demo"
+    resp = await acct.send(rest.build_instruments(market, demo=demo))  # every one of the type
+    found = rest.parse_instruments(resp.body)
+    where = f"GET /api/v5/public/instruments?instType={rest.INST_TYPES[market]}"
+    _unknown(acct, market, [s for s in symbols if s not in found], "instId", where)
+    proto = _public(acct, market)
+    if proto is not None and hasattr(proto, "set_instrument"):
+        for s in symbols:
+            proto.set_instrument(found[s])
+
+
+_CHECKS = {"binance": _binance, "bybit": _bybit, "ig": _ig, "okx": _okx}

@@ -63,6 +63,7 @@ KNOWN_VENUES: dict[str, str] = {
     "binance": "spinstream.protocol.binance",
     "bybit": "spinstream.protocol.bybit",
     "ig": "spinstream.protocol.ig",
+    "okx": "spinstream.protocol.okx",
 }
 ENVS = ("live", "testnet", "demo")
 WARM_TIMEOUT_S = 10.0
@@ -228,7 +229,8 @@ class Workspace:
             if not isinstance(v, Mapping):
                 raise ConfigError(f"[venues.{alias}] must be a table")
             unknown = set(v) - {
-                "venue", "env", "api_key_env", "api_secret_env", "identifier_env", "urls",
+                "venue", "env", "api_key_env", "api_secret_env", "api_passphrase_env",
+                "identifier_env", "urls",
                 "rest_wait_s", "max_age_s", "silent_s", "lag_s", "symbols", "epics",
                 "book_depth", "warm_timeout_s",
             }  # fmt: skip
@@ -241,7 +243,12 @@ class Workspace:
             if kv or sv:
                 if not (kv and sv):
                     raise ConfigError(f"[venues.{alias}]: set both api_key_env and api_secret_env")
-                creds = Credentials.from_env(kv, sv)
+                pv = v.get("api_passphrase_env")  # OKX signs with a passphrase too
+                if pv is not None and not isinstance(pv, str):
+                    raise ConfigError(f"[venues.{alias}]: api_passphrase_env must be a name")
+                if pv is None and v.get("venue", alias) == "okx":
+                    raise ConfigError(f"[venues.{alias}]: okx keys need api_passphrase_env too")
+                creds = Credentials.from_env(kv, sv, pv)
             identifier = None
             iv = v.get("identifier_env")
             if iv is not None:

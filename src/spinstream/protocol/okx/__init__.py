@@ -7,24 +7,29 @@ opens: "public" (`/ws/v5/public`: tickers, books, books5, bbo-tbt), "private"
 REST is live's host with the `x-simulated-trading: 1` header (`auth.simulated` / `demo=True`).
 OKX is server-only: its API refuses browser-origin requests (no CORS).
 
-The venue's own half only (frames, rules, auth, REST shapes): `PROTOCOLS` and the runtime's
-registration come with `protocol.py`, on the shared connection base.
+`PROTOCOLS` says which protocol class serves each (market, kind): the public market data
+(`protocol.OkxPublic`, on the shared connection base) for spot, swap and futures tickers and
+books. The private streams are not built yet: account, positions and orders are REST reads.
 """
 
 from __future__ import annotations
 
 from spinstream.protocol.spec import VenueSpec
 
-from . import auth, parse, rest, schemas
+from . import auth, parse, protocol, rest, schemas
 from .parse import Instrument
+from .protocol import OkxPublic
 
 __all__ = [
     "ENVS",
+    "PROTOCOLS",
     "SPEC",
     "WS_PATHS",
     "Instrument",
+    "OkxPublic",
     "auth",
     "parse",
+    "protocol",
     "rest",
     "schemas",
 ]
@@ -50,3 +55,7 @@ SPEC = VenueSpec(
     server_only=True,
     envs=ENVS,
 )
+
+PROTOCOLS: dict[tuple[str, str], type[OkxPublic]] = {
+    (market, kind): OkxPublic for market in protocol.PUBLIC_MARKETS for kind in ("ticker", "book")
+}
