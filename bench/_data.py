@@ -228,3 +228,20 @@ def bybit_linear_frames() -> FrameStream:
             frames.append((ts, text))
     http = {h["url"]: h["data"] for h in recorded().http("BYBIT.jsonl")}
     return FrameStream([], frames, http)
+
+
+def _keep_okx(frame: str) -> bool:
+    msg = json.loads(frame)
+    return "data" in msg and msg.get("arg", {}).get("channel") in ("books", "tickers")
+
+
+@lru_cache(maxsize=None)
+def okx_frames() -> FrameStream:
+    """OKX.jsonl (one public connection, 2022): `books` (one snapshot per instrument, then
+    updates; real CRC32 checksums, no seqId yet) and `tickers` pushes of BTC-USDT (spot),
+    UNI-USD-SWAP (swap) and BTC-USD-220527 (futures), in recorded order; subscribe acks and
+    `trades` left out. No setup: OKX sends its book snapshots on the socket. `http` holds the
+    recorded `GET /api/v5/public/instruments` answers (tick and lot sizes)."""
+    frames = [(ts, text) for _c, ts, text in recorded().recv("OKX.jsonl") if _keep_okx(text)]
+    http = {h["url"]: h["data"] for h in recorded().http("OKX.jsonl")}
+    return FrameStream([], frames, http)

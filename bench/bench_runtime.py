@@ -32,6 +32,14 @@ frame-to-cache (unit "frame"): recorded text frames, one at a time, from the soc
     Setup: a `BybitPublic("linear", book_depth=200)` subscribed to book + ticker, decimals set
     from the recorded instruments-info, connected. Timed: all 2356 frames (snapshots included,
     as Bybit sends them on the socket).
+  set `okx`: OKX.jsonl (2022, one public connection): `books` of BTC-USDT (spot), UNI-USD-SWAP
+    (swap) and BTC-USD-220527 (futures), one snapshot each and 287 updates with real CRC32
+    checksums (no seqId yet), and their `tickers` pushes (28), 318 frames. Setup: one
+    `OkxPublic` per market (as the runtime opens them), each instrument set from the recorded
+    `GET /api/v5/public/instruments` answers (`set_instrument`), subscribed to book + ticker,
+    connected. Timed: all 318 frames, each handed to its market's protocol (the frame -> protocol
+    routing is resolved in `setup`: in the runtime each connection reads its own socket); every
+    checksum is verified (290 per round, counted after timing).
   Contenders:
   - `spinstream`: `store.apply(alias, proto.receive(frame, ts))` per frame (msgspec decode,
     sync rules, compiled `_core.Book`, Ticker structs, cache entries updated);
@@ -42,7 +50,8 @@ frame-to-cache (unit "frame"): recorded text frames, one at a time, from the soc
     frame: the JSON decode ccxt does itself (orjson when importable, as here, else json.loads),
     then `exchange.handle_message(client, message)`. Markets come from ccxt's own
     `load_markets()`, its HTTP `fetch` answered with the recorded exchangeInfo /
-    instruments-info bodies (spot / linear only), REST rate limiting off. What ccxt does per
+    instruments-info bodies (spot / linear only; okx: the recorded SPOT, SWAP and FUTURES
+    `public/instruments` bodies), REST rate limiting off. What ccxt does per
     frame, in this setup:
       binance depthUpdate: `handle_order_book` finds the book in `exchange.orderbooks`, checks
         `U`/`u` against its nonce (spot rules) and applies the deltas: `safe_float` price and
@@ -61,6 +70,13 @@ frame-to-cache (unit "frame"): recorded text frames, one at a time, from the soc
         `parse_order_book_bid_ask` + `OrderBookSide.storeArray` per level; `client.resolve`.
       bybit tickers: snapshot -> `parse_ticker`; delta -> merged onto the previous raw ticker,
         `parse_ticker` again; `client.resolve`.
+      okx books: snapshot -> a new `order_book({}, 400)`, `handle_deltas` (`safe_float` price
+        and amount, `OrderBookSide.store` per level), nonce / timestamp / datetime, `resolve`;
+        update -> the same on the stored book (the `prevSeqId` check is skipped: none in 2022).
+        This ccxt version does not verify OKX checksums (spinstream does, 290 per round).
+        Setup puts `books:<symbol>` in `client.subscriptions` as `watch_order_book` would.
+      okx tickers: `handle_bid_ask` (`parse_ws_bid_ask` into `exchange.bidsasks`) and
+        `parse_ticker` into `exchange.tickers`, `resolve` of both hashes.
     No future is waiting on the client, so `resolve` is a dict miss: a real `watch_*` consumer
     would add a future's wake-up and the coroutine's next `await` per frame (favours ccxt).
 """
@@ -75,7 +91,7 @@ from typing import Any
 
 import pytest
 
-from _data import binance_frames, bybit_linear_frames
+from _data import binance_frames, bybit_linear_frames, okx_frames
 from _harness import core_module, tag
 from spinstream.cache.store import Store
 from spinstream.ctx import Context
@@ -84,6 +100,8 @@ from spinstream.protocol.binance import rest as binance_rest
 from spinstream.protocol.bybit import BybitPublic
 from spinstream.protocol.bybit import rest as bybit_rest
 from spinstream.protocol.events import RestRequest
+from spinstream.protocol.okx import OkxPublic
+from spinstream.protocol.okx import rest as okx_rest
 from spinstream.workspace import AccountConfig, Workspace
 
 # --------------------------------------------------------------------------- cached-get
@@ -195,18 +213,22 @@ def test_cached_get_loop_floor(benchmark) -> None:
 # --------------------------------------------------------------------------- frame-to-cache
 
 CONTENDERS = ["spinstream", "twin", "ccxt"]
-VENUES = ["binance", "bybit"]
-ROUNDS = {"binance": 60, "bybit": 15}
+VENUES = ["binance", "bybit", "okx"]
+ROUNDS = {"binance": 60, "bybit": 15, "okx": 40}
 BINANCE_SYMBOLS = {"NKNUSDT": "NKN/USDT", "BLZETH": "BLZ/ETH", "LRCBTC": "LRC/BTC",
                    "RUNEEUR": "RUNE/EUR"}
 BYBIT_SYMBOLS = {"BTCUSDT": "BTC/USDT:USDT", "ETHUSDT": "ETH/USDT:USDT",
                  "SOLUSDT": "SOL/USDT:USDT", "DOGEUSDT": "DOGE/USDT:USDT"}
 BINANCE_WS = "wss://stream.binance.com:9443/stream"  # ccxt: a URL with /stream is spot
 BYBIT_WS = "wss://stream.bybit.com/v5/public/linear"
+OKX_SYMBOLS = {"BTC-USDT": "BTC/USDT", "UNI-USD-SWAP": "UNI/USD:UNI",
+               "BTC-USD-220527": "BTC/USD:BTC-220527"}
+OKX_WS = "wss://ws.okx.com:443/ws/v5/public"  # ccxt okx get_url("books")
 
 
 def _frames(venue: str) -> list[tuple[int, str]]:
-    return (binance_frames() if venue == "binance" else bybit_linear_frames()).frames
+    streams = {"binance": binance_frames, "bybit": bybit_linear_frames, "okx": okx_frames}
+    return streams[venue]().frames
 
 
 @contextlib.contextmanager
@@ -235,6 +257,15 @@ def bybit_steps() -> dict:
     (body,) = [d for u, d in bybit_linear_frames().http.items() if "category=linear" in u]
     steps = bybit_rest.parse_instruments(body.encode())
     return {sym: steps[sym] for sym in BYBIT_SYMBOLS}
+
+
+@pytest.fixture(scope="module")
+def okx_instruments() -> dict:
+    found: dict = {}
+    for url, body in okx_frames().http.items():
+        if "OPTION" not in url:
+            found.update(okx_rest.parse_instruments(body.encode()))
+    return {sym: found[sym] for sym in OKX_SYMBOLS}
 
 
 def _matches(req: RestRequest, url: str) -> bool:
@@ -292,7 +323,58 @@ def _spin_bybit(kind: str, steps: dict) -> tuple[Any, Store]:
     return proto, store
 
 
+class OkxSet:
+    """One `OkxPublic` per market, and the timed frames each paired with its protocol's
+    `receive` (the routing the runtime gets for free from one socket per connection)."""
+
+    def __init__(self, kind: str, instruments: dict) -> None:
+        self.protos: dict[str, OkxPublic] = {}
+        with _core_book(kind):
+            for sym, inst in instruments.items():
+                proto = self.protos.setdefault(inst.market, OkxPublic(inst.market))
+                proto.set_instrument(inst)
+                proto.subscribe("ticker", sym)
+                proto.subscribe("book", sym)
+        self._books = {s: b for p in self.protos.values() for s, b in p._books.items()}  # noqa: SLF001
+        market = {sym: inst.market for sym, inst in instruments.items()}
+        self.routed = [
+            (self.protos[market[json.loads(f)["arg"]["instId"]]].receive, ts, f)
+            for ts, f in _frames("okx")
+        ]
+
+    def sum_counters(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self.protos.values():
+            for k, v in p.counters.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+
+def _spin_okx(kind: str, instruments: dict) -> tuple[Any, Store]:
+    store = Store()
+    ps = OkxSet(kind, instruments)
+    t0 = _frames("okx")[0][0]
+    for proto in ps.protos.values():
+        store.apply("okx", proto.connected(t0))
+        proto.outgoing()
+        assert not proto.requests()
+    assert sorted(ps.protos) == ["futures", "spot", "swap"]
+    if kind == "twin":
+        for book in ps._books.values():  # noqa: SLF001
+            assert "._py." in type(book.book).__module__, type(book.book)
+    return ps, store
+
+
 def _spin_run(alias: str):
+    if alias == "okx":
+
+        def run_okx(ps: Any, store: Store, frames: list[tuple[int, str]]) -> None:
+            apply = store.apply
+            for receive, ts, frame in ps.routed:
+                apply("okx", receive(frame, ts))
+
+        return run_okx
+
     def run(proto: Any, store: Store, frames: list[tuple[int, str]]) -> None:
         receive, apply = proto.receive, store.apply
         for ts, frame in frames:
@@ -313,9 +395,12 @@ class Ccxt:
         self.loop = asyncio.new_event_loop()
         self.binance = self._make(ccxtpro.binance, "spot", binance_frames().http)
         self.bybit = self._make(ccxtpro.bybit, "linear", bybit_linear_frames().http)
+        self.okx = self._make(ccxtpro.okx, "okx", okx_frames().http)
+        assert self.okx.get_url("books", "public") == OKX_WS, self.okx.get_url("books", "public")
         self.clients = {
             "binance": self.run(self._client(self.binance, BINANCE_WS)),
             "bybit": self.run(self._client(self.bybit, BYBIT_WS)),
+            "okx": self.run(self._client(self.okx, OKX_WS)),
         }
 
     def run(self, coro: Any) -> Any:
@@ -323,13 +408,18 @@ class Ccxt:
 
     def _make(self, cls: Any, market_type: str, http: dict[str, str]) -> Any:
         async def make() -> Any:
-            ex = cls({"enableRateLimit": False,
-                      "options": {"fetchMarkets": {"types": [market_type]}}})
+            # okx: the three market types of the recording (its options lists are not needed)
+            types = ["spot", "swap", "future"] if market_type == "okx" else [market_type]
+            ex = cls({"enableRateLimit": False, "options": {"fetchMarkets": {"types": types}}})
 
             async def fetch(url: str, method: str = "GET", headers: Any = None,
                             body: Any = None) -> Any:
                 # the recorded REST answers stand in for the network
                 path = url.split("?")[0]
+                if "/api/v5/" in path:  # okx: the instruments of one instType, by exact query
+                    tail = url.split("/api/v5/", 1)[1]
+                    (data,) = [d for u, d in http.items() if u.split("/api/v5/", 1)[1] == tail]
+                    return json.loads(data)
                 if "instruments-info" in path:
                     if "status=PreLaunch" in url:
                         return {"retCode": 0, "retMsg": "OK", "result": {
@@ -381,10 +471,20 @@ class Ccxt:
         ex.tickers = {}
         ex.bidsasks = {}
 
+    def setup_okx(self) -> None:
+        """Empty caches, and the `books:<symbol>` subscriptions `watch_order_book` would hold."""
+        ex, client = self.okx, self.clients["okx"]
+        ex.orderbooks = {}
+        ex.tickers = {}
+        ex.bidsasks = {}
+        for symbol in OKX_SYMBOLS.values():
+            client.subscriptions[f"books:{symbol}"] = True
+
     def close(self) -> None:
         async def close() -> None:
             await self.binance.close()
             await self.bybit.close()
+            await self.okx.close()
 
         self.run(close())
         self.loop.close()
@@ -410,6 +510,12 @@ def _ccxt_run(client: Any):
 # --- cross-check
 
 
+def _ticker_market(venue: str, sym: str, proto: Any) -> str:
+    if venue == "okx":
+        return next(m for m, p in proto.protos.items() if ("book", sym) in p._subs)  # noqa: SLF001
+    return "spot" if venue == "binance" else "linear"
+
+
 def _spin_state(venue: str, proto: Any, store: Store) -> dict:
     """symbol -> (update id, top 10 bids, top 10 asks, (bid, bid size, ask, ask size))."""
     out = {}
@@ -421,7 +527,7 @@ def _spin_state(venue: str, proto: Any, store: Store) -> dict:
         def conv(a: Any, ps: int = ps, ss: int = ss) -> list[tuple[float, float]]:
             return [(int(p) / ps, int(s) / ss) for p, s in a]
 
-        t = store.ticker(venue, "spot" if venue == "binance" else "linear", sym)
+        t = store.ticker(venue, _ticker_market(venue, sym, proto), sym)
         top = None if t is None else (t.bid, t.bid_size, t.ask, t.ask_size)
         assert t is None or t.source == "ws", t
         out[sym] = (sb.sync.last, conv(bids), conv(asks), top)
@@ -429,8 +535,8 @@ def _spin_state(venue: str, proto: Any, store: Store) -> dict:
 
 
 def _ccxt_state(venue: str, c: Ccxt) -> dict:
-    ex = c.binance if venue == "binance" else c.bybit
-    names = BINANCE_SYMBOLS if venue == "binance" else BYBIT_SYMBOLS
+    ex = getattr(c, venue)
+    names = {"binance": BINANCE_SYMBOLS, "bybit": BYBIT_SYMBOLS, "okx": OKX_SYMBOLS}[venue]
     tickers = ex.bidsasks if venue == "binance" else ex.tickers
     out = {}
     for sym, unified in names.items():
@@ -457,13 +563,17 @@ def _same(a: dict, b: dict, venue: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def references(ccxt_pro: Ccxt, binance_instruments: dict, bybit_steps: dict) -> dict:
+def references(ccxt_pro: Ccxt, binance_instruments: dict, bybit_steps: dict,
+               okx_instruments: dict) -> dict:
     """Final state of spinstream (compiled) and ccxt after each stream, checked equal."""
     out = {}
     for venue in VENUES:
         if venue == "binance":
             proto, store = _spin_binance("spinstream", binance_instruments)
             ccxt_pro.setup_binance()
+        elif venue == "okx":
+            proto, store = _spin_okx("spinstream", okx_instruments)
+            ccxt_pro.setup_okx()
         else:
             proto, store = _spin_bybit("spinstream", bybit_steps)
             ccxt_pro.setup_bybit()
@@ -484,6 +594,8 @@ def _levels(venue: str) -> int:
             n += len(d["b"]) + len(d["a"])
         elif venue == "bybit" and msg["topic"].startswith("orderbook."):
             n += len(d["b"]) + len(d["a"])
+        elif venue == "okx" and msg["arg"]["channel"] == "books":
+            n += sum(len(x["bids"]) + len(x["asks"]) for x in msg["data"])
     return n
 
 
@@ -491,11 +603,12 @@ def _levels(venue: str) -> int:
 @pytest.mark.parametrize("venue", VENUES)
 @pytest.mark.benchmark(group="frame-to-cache")
 def test_frame_to_cache(benchmark, venue: str, contender: str, references: dict,
-                        ccxt_pro: Ccxt, binance_instruments: dict, bybit_steps: dict) -> None:
+                        ccxt_pro: Ccxt, binance_instruments: dict, bybit_steps: dict,
+                        okx_instruments: dict) -> None:
     frames = _frames(venue)
     last: list = []
     if contender == "ccxt":
-        prepare = ccxt_pro.setup_binance if venue == "binance" else ccxt_pro.setup_bybit
+        prepare = getattr(ccxt_pro, f"setup_{venue}")
         fn = _ccxt_run(ccxt_pro.clients[venue])
 
         def setup():
@@ -510,6 +623,8 @@ def test_frame_to_cache(benchmark, venue: str, contender: str, references: dict,
         def setup():
             if venue == "binance":
                 proto, store = _spin_binance(contender, binance_instruments)
+            elif venue == "okx":
+                proto, store = _spin_okx(contender, okx_instruments)
             else:
                 proto, store = _spin_bybit(contender, bybit_steps)
             last[:] = [(proto, store)]
@@ -522,5 +637,8 @@ def test_frame_to_cache(benchmark, venue: str, contender: str, references: dict,
         _same(references[venue], state, venue)
     else:
         proto, store = last[0]
-        assert proto.counters.get("gaps", 0) == 0 and proto.counters.get("resyncs", 0) == 0
+        counters = proto.sum_counters() if venue == "okx" else proto.counters
+        assert counters.get("gaps", 0) == 0 and counters.get("resyncs", 0) == 0, counters
+        if venue == "okx":  # every recorded checksum verified, none failed
+            assert counters.get("checksums") == 290 and not counters.get("checksum_failed")
         assert _spin_state(venue, proto, store) == references[venue]

@@ -83,6 +83,12 @@ class AccountRuntime:
             ),
         )
         self.http = HttpClient(cfg.venue, bases, limiter, runtime.clock)
+        # a venue whose environments differ by what a request carries (OKX demo: a header on
+        # the live host) says so in its rest module's `for_env(req, env)`; every REST call of
+        # the account goes through it, whatever built the request
+        self._for_env: Callable[[RestRequest, str], RestRequest] | None = getattr(
+            self.rest, "for_env", None
+        )
         self.http_bases = bases
         self.clock_offsets: dict[str, int] = {}  # market -> our clock - the venue's (ns)
         self._offset_asked: set[str] = set()  # markets whose server time was asked for
@@ -175,7 +181,7 @@ class AccountRuntime:
             clock = self.runtime.clock
             try:
                 t0 = clock.ns()
-                resp = await self.http.send(build(market), priority="stream")
+                resp = await self.http.send(self.env_request(build(market)), priority="stream")
                 t1 = clock.ns()
                 server = self.rest.parse_server_time(resp.body)
             except Exception as exc:  # noqa: BLE001 - the samples' minimum stands in
@@ -346,6 +352,10 @@ class AccountRuntime:
 
     # ------------------------------------------------------------------ REST (loop thread)
 
+    def env_request(self, req: RestRequest) -> RestRequest:
+        """REQ as this account's environment needs it (the venue's `rest.for_env`, if any)."""
+        return req if self._for_env is None else self._for_env(req, self.cfg.env)
+
     async def send(self, req: RestRequest, *, max_wait_s: float | None = None) -> HttpResponse:
         """Send a REST request and raise the venue's error if it answered with one.
 
@@ -354,6 +364,7 @@ class AccountRuntime:
         through the venue's `authorized_call` flow: once more on an expired token, then retry.
         """
         wait = self.wait_s if max_wait_s is None else max_wait_s
+        req = self.env_request(req)
         if self.session is None:
             resp = await self.http.send(req, max_wait_s=wait)
             self.rest.check_error(resp.status, resp.headers, resp.body)

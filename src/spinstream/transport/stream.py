@@ -49,7 +49,8 @@ log = logging.getLogger(__name__)
 
 Sink = Callable[[list[Event]], None]
 _NS = 1_000_000_000
-_SAMPLE_NS = 200_000_000  # lag sampled every 200 ms of frames
+_SAMPLE_NS = 100_000_000  # lag sampled every 100 ms of frames
+_YIELD_NS = 20_000_000  # a frame loop busy this long yields once to the other tasks
 _NOT_HEALTHY = (Stale, Malformed, AuthFailed)  # events that do not prove a connection healthy
 
 
@@ -123,7 +124,7 @@ class StreamConnection:
         self.alive_ns = 0  # clock ns of the last proof of life: a frame, or a pong
         self._rx_ns = 0  # clock ns of the last frame (written per frame: one store)
         self._next_sample = 0  # clock ns from which the next frame with a venue time is sampled
-        self._over = 0  # lag samples in a row over the threshold
+        self._yielded = 0  # clock ns the frame loop last yielded
         self._healthy = False  # this session delivered data (resets the backoff)
 
     # ------------------------------------------------------------------ public surface
@@ -388,8 +389,9 @@ class StreamConnection:
                         for reply in out:
                             await ws.send(reply)
                         await self._reconnect_if_asked()
-                    elif not self.messages & 127:  # buffered frames never suspend the loop:
-                        await asyncio.sleep(0)  # let pings, REST answers and timers run
+                    elif ts - self._yielded > _YIELD_NS:  # buffered frames never suspend the
+                        self._yielded = ts  # loop: let pings, REST answers and timers run
+                        await asyncio.sleep(0)
         except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as exc:
             self.failures += 1
             log.warning("%s: connection lost or refused: %s", self.name, _describe(exc))
@@ -425,8 +427,7 @@ class StreamConnection:
         if lag > self.max_lag_ns:
             self.max_lag_ns = lag
         limit = int(self.liveness.lag_s * _NS)
-        self._over = self._over + 1 if lag > limit else 0
-        if self._over >= 2 and self.link.live:  # two samples in a row: it stays behind
+        if lag > limit and self.link.live:  # a frame this late: what is served is that old
             self.lag_marks += 1
             self.link.down("lagging")
             log.warning("%s: lagging %.2f s behind the venue: stale", self.name, lag / _NS)

@@ -1,7 +1,8 @@
 """OKX v5 REST as data: endpoints, published rate limits, request builders, body parsers.
 
 Every market ("spot", "swap", "futures", "option") lives on one host, `https://www.okx.com`,
-live and demo alike (demo adds `x-simulated-trading: 1`: pass `demo=True` to a builder).
+live and demo alike (demo adds `x-simulated-trading: 1`: pass `demo=True` to a builder, or
+let the runtime apply `for_env` to every request of a demo account).
 `RestRequest.base` is the market; `cost` names `LIMITS()` buckets.
 
 Limits (OKX docs, each REST endpoint's "Rate Limit" line; the counts per 2 s agree with ccxt
@@ -60,6 +61,7 @@ __all__ = [
     "build_ticker",
     "check_error",
     "error_for",
+    "for_env",
     "parse_account",
     "parse_book_snapshot",
     "parse_cancel",
@@ -161,6 +163,12 @@ def _request(name: str, params: Mapping[str, object] | None = None) -> RestReque
     return RestRequest(
         method=ep.method, base=ep.base, path=ep.path, body=body.decode(), cost=ep.cost
     )
+
+
+def for_env(req: RestRequest, env: str) -> RestRequest:
+    """REQ as environment ENV sends it: demo adds `x-simulated-trading: 1` (not signed, so
+    it can be added after signing; idempotent). The runtime applies it to an account's calls."""
+    return auth.simulated(req) if env == "demo" else req
 
 
 def _public(name: str, params: Mapping[str, object], demo: bool) -> RestRequest:

@@ -15,7 +15,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="spinstream chaos", description=__doc__)
     p.add_argument("--short", action="store_true", help="the CI form: short stalls, 1 repeat")
     p.add_argument("--venues", default="", help="comma list (default: all): "
-                   "binance-spot,binance-usdm,bybit-spot,bybit-linear,ig")  # fmt: skip
+                   "binance-spot,binance-usdm,bybit-spot,bybit-linear,ig,"
+                   "okx-spot,okx-swap")  # fmt: skip
     p.add_argument("--faults", default="", help="comma list of fault names (default: all)")
     p.add_argument("--repeats", type=int, default=None, help="repeats per trial (long: 3)")
     p.add_argument("--soak-frames", type=int, default=0, help="frames for the soak (0: none)")

@@ -22,6 +22,8 @@ BOOK_FRAME: dict[str, str] = {
     "bybit-spot": "orderbook.50.",
     "bybit-linear": "orderbook.50.",
     "ig": "U,",
+    "okx-spot": '"channel":"books","instId":"BTC-USDT"}',
+    "okx-swap": '"channel":"books","instId":"BTC-USDT-SWAP"}',
 }
 #: a substring of the frames that carry the target's best bid/ask
 TICKER_FRAME: dict[str, str] = {
@@ -29,6 +31,8 @@ TICKER_FRAME: dict[str, str] = {
     "binance-usdm": "@bookTicker",
     "bybit-spot": "orderbook.1.",
     "bybit-linear": "tickers.",
+    "okx-spot": '"channel":"tickers","instId":"BTC-USDT"}',
+    "okx-swap": '"channel":"tickers","instId":"BTC-USDT-SWAP"}',
 }
 
 
@@ -62,6 +66,8 @@ def nonfinite_ticker(ex: Any, target: str, epic: str | None = None) -> int:
     match = TICKER_FRAME[target]
     if target.startswith("binance"):
         pattern = r'("b":")[^"]*(")'
+    elif target.startswith("okx"):
+        pattern = r'("bidPx":")[^"]*(")'
     elif target == "bybit-spot":
         pattern = r'("b":\[\[")[^"]*(")'
     else:

@@ -95,6 +95,11 @@ class Truth:
         self.step = self.inst.step_size
         self.tick_f = float(self.tick)
         self.step_f = float(self.step)
+        # base units per quantity read from ctx: OKX derivatives are read in contracts of
+        # `ctVal` base units while the engine holds base units (1 elsewhere)
+        specs = getattr(ex, "specs", None)
+        spec = specs.get(symbol) if isinstance(specs, dict) else None
+        self.qty_unit = float(getattr(spec, "ct_val", 1) or 1)
         self.symbol = symbol
         self.book = Timeline()  # key: (bids, asks), each a tuple of (ticks, lots), best first
         self.ticker = Timeline()  # key: (bid ticks, ask ticks)
@@ -169,7 +174,7 @@ class Truth:
     def _qty(self, x: float) -> int | None:
         if x is None or not math.isfinite(x):
             return None
-        return round(x / self.step_f)
+        return round(x * self.qty_unit / self.step_f)
 
     def book_key(self, ob: Any) -> tuple[tuple[tuple[int | None, int | None], ...], ...]:
         """The truth key of a read `OrderBook` (top `depth` levels, in ticks and lots)."""
