@@ -650,15 +650,25 @@ def _good(r: Read) -> bool:
 
 def _observe(readers: list[Reader], t1: int, fault: Fault) -> None:
     """Watch at least `observe_s` after the fault's end, then until every read has been good
-    for 0.5 s (at most 20 s more)."""
+    for 0.5 s (at most 20 s more).
+
+    Every kind of read of every reader must have completed inside that half second: a reader
+    blocked in a REST call reads nothing meanwhile, and the few good reads of the other kinds
+    before it blocked must not pass for a recovery (the read it is stuck in is often bad).
+    """
     time.sleep(fault.observe_s)
     end = time.monotonic() + 20.0
     while time.monotonic() < end:
         now = _now()
-        recent = [x for r in readers for x in r.reads[-200:] if x.t_ns > now - 500_000_000]
-        if recent and all(_good(x) for x in recent):
+        if all(_settled(r, now - 500_000_000) for r in readers):
             return
         time.sleep(0.1)
+
+
+def _settled(r: Reader, since: int) -> bool:
+    """Every read of R since SINCE good, and every kind of read R makes among them."""
+    recent = [x for x in r.reads[-400:] if x.t_ns > since]
+    return {x.what for x in recent} >= set(r.reads_fns) and all(_good(x) for x in recent)
 
 
 def _analyze(res: TrialResult, reads: list[Read], t0: int, t1: int, fault: Fault) -> None:
