@@ -525,12 +525,15 @@ def _secrets(host: SimHost, t: Target) -> dict[str, str]:
 
 
 def _ghosts(lab: Lab, truth: Truth, alias: str) -> int | None:
-    """Levels of our (deep) ws book that the engine's book does not hold: min over 5 tries."""
+    """Levels of our (deep) ws book that the engine's book held neither just before nor just
+    after our read (a level the engine removed while we read is not a ghost): min over 5 tries.
+    """
     if lab.target.sim == "ig":
         return None
     c = getattr(Context(lab.ws), alias)
     best: int | None = None
     for _ in range(5):
+        before = lab.run(truth.full_book)
         try:
             ob = c.get_orderbook(lab.target.symbol, 50, market=lab.target.market)
         except Exception:  # noqa: BLE001
@@ -538,7 +541,8 @@ def _ghosts(lab: Lab, truth: Truth, alias: str) -> int | None:
         if ob.source != "ws":
             time.sleep(0.1)
             continue
-        bids, asks = lab.run(truth.full_book)
+        after = lab.run(truth.full_book)
+        bids, asks = before[0] | after[0], before[1] | after[1]
         n = sum(truth._px(p) not in bids for p, _ in ob.bids.tolist())
         n += sum(truth._px(p) not in asks for p, _ in ob.asks.tolist())
         best = n if best is None else min(best, n)
