@@ -102,6 +102,7 @@ class OkxModel(SimExchange):
         checksum: bool = True,
         book_keepalive_s: float = 60.0,
         idle_timeout: float = 30.0,
+        ws_book_snapshot: bool = True,
         **kwargs: Any,
     ) -> None:
         """As `SimExchange`, plus the passphrase, the demo key, and OKX's stream knobs.
@@ -110,7 +111,9 @@ class OkxModel(SimExchange):
         real CRC32, as before). `book_keepalive_s`: the empty `books` update after that long
         without change (OKX: about 60 s). `idle_timeout`: a WebSocket with no client message
         and no push for that long is closed (OKX: 30 s). OKX sends no protocol pings, so
-        server pings are off unless `ping_interval` is set.
+        server pings are off unless `ping_interval` is set. `ws_book_snapshot=False`: `books`
+        sends no snapshot on subscribe, only updates, as OKX announced for 2026 (the client
+        stitches `GET /api/v5/market/books` by seqId); settable at run time.
         """
         self.specs: dict[str, Spec] = {s.inst_id: s for s in default_specs(now_ms())}
         self._passphrase = passphrase or secrets.token_urlsafe(12)
@@ -128,6 +131,7 @@ class OkxModel(SimExchange):
         )
         self._demo.uid = str(idrng.randrange(10**17, 10**18))
         self.checksum_enabled = checksum
+        self.ws_book_snapshot = ws_book_snapshot
         self.book_keepalive_s = book_keepalive_s
         self.idle_timeout = idle_timeout
         self.started_ms = now_ms()

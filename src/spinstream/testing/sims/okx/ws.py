@@ -246,7 +246,8 @@ class OkxWs(OkxModel):
         if ch in PUBLIC or ch in BUSINESS:
             inst = self.inst(arg["instId"])
             if ch == "books":
-                self._send(conn, self._books_frame(inst, "snapshot"))
+                if self.ws_book_snapshot:  # else: updates only (REST snapshot + seqId)
+                    self._send(conn, self._books_frame(inst, "snapshot"))
             elif ch in ("books5", "bbo-tbt"):
                 self._send(conn, self._top_frame(inst, ch))
             elif ch == "tickers":
