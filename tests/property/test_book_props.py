@@ -165,3 +165,45 @@ def test_random_operations_agree(pair, ops, depth) -> None:
         assert state(books[0]) == state(books[1])
         copies = [b.copy() for b in books]
         assert state(copies[0]) == state(books[0])
+
+
+# ------------------------------------------------------- levels as the frame's JSON bytes
+
+json_item = st.one_of(
+    price.map(lambda p: f'"{p}"'),
+    st.integers(1, 9999).map(str),
+    st.sampled_from(['"0"', '"1"', '"-1"', '"1.001"', '"x"', "1e2", "-5", '"a\\"b"', "true"]),
+)
+json_level = st.lists(json_item, min_size=0, max_size=5).map(lambda xs: "[" + ",".join(xs) + "]")
+json_levels = st.builds(
+    lambda ls, ws: ws + "[" + ("," + ws).join(ls) + "]" + ws,
+    st.lists(json_level, max_size=10),
+    st.sampled_from(["", " ", "\n\t"]),
+)
+json_garbage = st.one_of(
+    json_levels.map(lambda t: t[:-1]),  # truncated
+    json_levels.map(lambda t: t + ","),
+    st.binary(max_size=30),
+)
+
+
+@SETTINGS
+@given(bids=st.one_of(json_levels, json_garbage), asks=st.one_of(json_levels, json_garbage))
+def test_json_levels_agree_with_the_twin_and_the_decoded_path(pair, bids, asks) -> None:
+    """The frame-bytes path (`msgspec.Raw`, bytes) gives what the twin's port gives, and where
+    it succeeds, what the decoded-list path gives for the same levels."""
+    import json
+
+    import msgspec
+
+    b = bids if isinstance(bids, bytes) else bids.encode()
+    a = asks if isinstance(asks, bytes) else asks.encode()
+    books = [m.book.Book(2, 3) for m in pair]
+    results = [outcome(x.apply_snapshot, msgspec.Raw(b), memoryview(a)) for x in books]
+    assert results[0] == results[1]
+    assert state(books[0]) == state(books[1])
+    if results[0][0] == "ok":
+        strings = lambda t: [[str(v) for v in lv] for lv in json.loads(t)]  # noqa: E731
+        ref = pair[1].book.Book(2, 3)
+        ref.apply_snapshot(strings(b), strings(a))
+        assert state(ref) == state(books[0])

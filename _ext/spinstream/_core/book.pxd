@@ -30,6 +30,8 @@ cdef class Book:
     cdef Py_ssize_t _scratch_cap
 
     cdef int _parse_into(self, object levels, Py_ssize_t at) except -1
+    cdef int _room(self, Py_ssize_t need) except -1
+    cdef int _scan_json(self, const char* s, Py_ssize_t n, Py_ssize_t at) except -1
     cdef int _set(self, bint is_bid, int64_t price, int64_t size) except -1
     cdef void _truncate(self, Py_ssize_t depth) noexcept
     cdef bint _crossed(self) noexcept

@@ -5,8 +5,13 @@ Prices and sizes are int64 fixed-point at the book's decimals, parsed in C strai
 UTF-8 buffer of the venue's decimal strings (never through float). Each side is one sorted C
 array with the best level last, so best-price reads are a load and near-top updates move few
 bytes. A batch is parsed whole before any level is applied, which makes it atomic.
+
+Levels come as sequences of [price, size, ...] or, on the per-frame path, as the frame's own
+JSON array bytes (`bytes`, `memoryview`, `msgspec.Raw`): those are scanned here without a
+Python string per value (`_scan_json`; the twin's `_scan_json` is its line-by-line port).
 """
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLong
@@ -23,6 +28,8 @@ cimport cython
 import numpy as np
 
 cimport numpy as cnp
+
+from msgspec import Raw
 
 from spinstream.errors import InvariantError, ParseError
 
@@ -337,20 +344,123 @@ cdef class Book:
         self._bids.n = 0
         self._asks.n = 0
 
+    cdef int _room(self, Py_ssize_t need) except -1:
+        """Grow the scratch buffer to hold at least NEED levels."""
+        cdef level_t* lv
+        if need > self._scratch_cap:
+            lv = <level_t*>PyMem_Realloc(self._scratch, (need + 64) * sizeof(level_t))
+            if lv == NULL:
+                raise MemoryError()
+            self._scratch = lv
+            self._scratch_cap = need + 64
+        return 0
+
+    cdef int _scan_json(self, const char* s, Py_ssize_t n, Py_ssize_t at) except -1:
+        """Parse a JSON array of [price, size, ...] levels (JSON strings without escapes, or
+        numbers) into the scratch buffer from AT; returns the count. Price > 0, size >= 0."""
+        cdef Py_ssize_t i = 0, k = 0, items, start = 0, end = 0
+        cdef int pd = self.price_decimals, sd = self.size_decimals
+        cdef int64_t price = 0, size = 0
+        cdef char c
+        while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+            i += 1
+        if i >= n or s[i] != 91:  # [
+            _fail(s, n if n < 160 else 160, "want a JSON array of levels")
+        i += 1
+        while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+            i += 1
+        if i < n and s[i] == 93:  # ] : no levels
+            i += 1
+        else:
+            while True:  # one level per turn
+                if i >= n or s[i] != 91:
+                    _fail(s, n if n < 160 else 160, "want a level [price, size, ...]")
+                i += 1
+                items = 0
+                while True:  # one item per turn
+                    while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+                        i += 1
+                    if i >= n:
+                        _fail(s, n if n < 160 else 160, "truncated level")
+                    c = s[i]
+                    if c == 34:  # "
+                        start = i + 1
+                        end = start
+                        while end < n and s[end] != 34:
+                            if s[end] == 92 or <unsigned char>s[end] < 32:  # \ or a control
+                                _fail(s, n if n < 160 else 160, "escaped or control character in a level")
+                            end += 1
+                        if end >= n:
+                            _fail(s, n if n < 160 else 160, "unterminated string in a level")
+                        i = end + 1
+                    elif c == 45 or (48 <= c <= 57):  # - or a digit: a JSON number
+                        start = i
+                        end = i
+                        while end < n and (
+                            (48 <= s[end] <= 57) or s[end] == 46 or s[end] == 45
+                            or s[end] == 43 or s[end] == 101 or s[end] == 69
+                        ):
+                            end += 1
+                        i = end
+                    else:
+                        _fail(s, n if n < 160 else 160, "a level item must be a string or a number")
+                    if items == 0:
+                        parse_ascii(s + start, end - start, pd, &price)
+                    elif items == 1:
+                        parse_ascii(s + start, end - start, sd, &size)
+                    items += 1
+                    while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+                        i += 1
+                    if i < n and s[i] == 44:  # ,
+                        i += 1
+                        continue
+                    if i < n and s[i] == 93:  # ]
+                        i += 1
+                        break
+                    _fail(s, n if n < 160 else 160, "want , or ] in a level")
+                if items < 2:
+                    _fail(s, n if n < 160 else 160, "a level needs [price, size, ...]")
+                if price <= 0:
+                    _fail(s, n if n < 160 else 160, "a level price must be > 0")
+                if size < 0:
+                    _fail(s, n if n < 160 else 160, "negative size in a level")
+                self._room(at + k + 1)
+                self._scratch[at + k].price = price
+                self._scratch[at + k].size = size
+                k += 1
+                while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+                    i += 1
+                if i < n and s[i] == 44:
+                    i += 1
+                    while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+                        i += 1
+                    continue
+                if i < n and s[i] == 93:
+                    i += 1
+                    break
+                _fail(s, n if n < 160 else 160, "want , or ] between levels")
+        while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+            i += 1
+        if i != n:
+            _fail(s, n if n < 160 else 160, "text after the levels array")
+        return k
+
     cdef int _parse_into(self, object levels, Py_ssize_t at) except -1:
         """Parse LEVELS into the scratch buffer from index AT; returns the count parsed."""
         cdef Py_ssize_t n, i
         cdef object seq, level, p, q
         cdef level_t* lv
         cdef int pd = self.price_decimals, sd = self.size_decimals
+        cdef Py_buffer view
+        if type(levels) is Raw or isinstance(levels, (bytes, bytearray, memoryview)):
+            PyObject_GetBuffer(levels, &view, PyBUF_SIMPLE)
+            try:
+                return self._scan_json(<const char*>view.buf, view.len, at)
+            finally:
+                PyBuffer_Release(&view)
         seq = levels if (PyList_CheckExact(levels) or PyTuple_CheckExact(levels)) else list(levels)
         n = len(seq)
-        if at + n > self._scratch_cap:
-            lv = <level_t*>PyMem_Realloc(self._scratch, (at + n + 64) * sizeof(level_t))
-            if lv == NULL:
-                raise MemoryError()
-            self._scratch = lv
-            self._scratch_cap = at + n + 64
+        self._room(at + n)
         lv = self._scratch + at
         for i in range(n):
             if PyList_CheckExact(seq):

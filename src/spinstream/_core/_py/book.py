@@ -10,8 +10,10 @@ import operator
 import zlib
 from bisect import bisect_left
 from collections.abc import Sequence
+from typing import NoReturn
 
 import numpy as np
+from msgspec import Raw
 
 from spinstream.errors import InvariantError, ParseError
 
@@ -80,7 +82,7 @@ def _parse_text(text: str, decimals: int) -> int:
     if shift >= 0:
         if len(digits) + shift > 19:
             raise ParseError(f"{text!r} overflows int64 at {decimals} decimals")
-        value = int(digits) * 10**shift
+        value: int = int(digits) * 10**shift  # shift >= 0: an int (typeshed says Any)
     else:
         keep = len(digits) + shift
         if keep <= 0 or digits[keep:].strip("0"):
@@ -105,7 +107,7 @@ def parse_fixed(text: str | int | float, decimals: int) -> int:
     if isinstance(text, bool):
         raise ParseError(f"not a decimal number: {text!r}")
     if isinstance(text, int):
-        value = text * 10**d
+        value: int = text * 10**d  # d >= 0: an int (typeshed says Any)
         if not _I64_MIN <= value <= _I64_MAX:
             raise ParseError(f"{text!r} overflows int64 at {d} decimals")
         return value
@@ -154,6 +156,101 @@ class _Side:
         return other
 
 
+#: levels: sequences of [price, size, ...], or a JSON array of them as bytes (`msgspec.Raw`)
+Levels = Sequence[Sequence[object]] | bytes | bytearray | memoryview | Raw
+
+_WS = b" \t\n\r"
+_NUMBER = frozenset(b"0123456789.-+eE")
+
+
+def _json_fail(s: bytes, why: str) -> NoReturn:
+    raise ParseError(f"{why}: {s[:160].decode('utf-8', 'replace')!r}")
+
+
+def _skip(s: bytes, i: int) -> int:
+    n = len(s)
+    while i < n and s[i] in _WS:
+        i += 1
+    return i
+
+
+def _scan_json(s: bytes, pd: int, sd: int) -> list[tuple[int, int]]:
+    """A JSON array of [price, size, ...] levels (strings without escapes, or numbers) to
+    (price, size) at the decimals; price > 0, size >= 0. The compiled `_scan_json`, ported."""
+    n = len(s)
+    out: list[tuple[int, int]] = []
+    i = _skip(s, 0)
+    if i >= n or s[i] != 0x5B:
+        _json_fail(s, "want a JSON array of levels")
+    i = _skip(s, i + 1)
+    if i < n and s[i] == 0x5D:
+        i += 1
+    else:
+        while True:
+            if i >= n or s[i] != 0x5B:
+                _json_fail(s, "want a level [price, size, ...]")
+            i += 1
+            items = 0
+            price = size = 0
+            while True:
+                i = _skip(s, i)
+                if i >= n:
+                    _json_fail(s, "truncated level")
+                c = s[i]
+                if c == 0x22:
+                    start = end = i + 1
+                    while end < n and s[end] != 0x22:
+                        if s[end] == 0x5C or s[end] < 32:
+                            _json_fail(s, "escaped or control character in a level")
+                        end += 1
+                    if end >= n:
+                        _json_fail(s, "unterminated string in a level")
+                    i = end + 1
+                elif c == 0x2D or 0x30 <= c <= 0x39:
+                    start = end = i
+                    while end < n and s[end] in _NUMBER:
+                        end += 1
+                    i = end
+                else:
+                    _json_fail(s, "a level item must be a string or a number")
+                if items < 2:
+                    try:
+                        text = s[start:end].decode("ascii")
+                    except UnicodeDecodeError:
+                        raise ParseError(f"not a decimal number: {s[start:end]!r}") from None
+                    if items == 0:
+                        price = _parse_text(text, pd)
+                    else:
+                        size = _parse_text(text, sd)
+                items += 1
+                i = _skip(s, i)
+                if i < n and s[i] == 0x2C:
+                    i += 1
+                    continue
+                if i < n and s[i] == 0x5D:
+                    i += 1
+                    break
+                _json_fail(s, "want , or ] in a level")
+            if items < 2:
+                _json_fail(s, "a level needs [price, size, ...]")
+            if price <= 0:
+                _json_fail(s, "a level price must be > 0")
+            if size < 0:
+                _json_fail(s, "negative size in a level")
+            out.append((price, size))
+            i = _skip(s, i)
+            if i < n and s[i] == 0x2C:
+                i = _skip(s, i + 1)
+                continue
+            if i < n and s[i] == 0x5D:
+                i += 1
+                break
+            _json_fail(s, "want , or ] between levels")
+    if _skip(s, i) != n:
+        _json_fail(s, "text after the levels array")
+    return out
+
+
 class Book:
     """An L2 book with exact int64 fixed-point prices and sizes (see docs/core-api.md)."""
 
@@ -194,7 +291,9 @@ class Book:
         self._bids = _Side()
         self._asks = _Side()
 
-    def _parse_levels(self, levels: Sequence[Sequence[object]]) -> list[tuple[int, int]]:
+    def _parse_levels(self, levels: Levels) -> list[tuple[int, int]]:
+        if type(levels) is Raw or isinstance(levels, (bytes, bytearray, memoryview)):
+            return _scan_json(bytes(levels), self._pd, self._sd)  # type: ignore[arg-type]
         out = []
         pd, sd = self._pd, self._sd
         for level in levels:
@@ -211,9 +310,7 @@ class Book:
             out.append((price, size))
         return out
 
-    def apply_deltas(
-        self, bids: Sequence[Sequence[object]], asks: Sequence[Sequence[object]]
-    ) -> None:
+    def apply_deltas(self, bids: Levels, asks: Levels) -> None:
         """Apply absolute-size levels (size 0 deletes); all or nothing on ValueError."""
         pb = self._parse_levels(bids)
         pa = self._parse_levels(asks)
@@ -224,9 +321,7 @@ class Book:
         if self._max_depth:
             self.truncate(self._max_depth)
 
-    def apply_snapshot(
-        self, bids: Sequence[Sequence[object]], asks: Sequence[Sequence[object]]
-    ) -> None:
+    def apply_snapshot(self, bids: Levels, asks: Levels) -> None:
         """Replace the book with these levels; unchanged on ValueError."""
         pb = self._parse_levels(bids)
         pa = self._parse_levels(asks)
@@ -300,7 +395,8 @@ class Book:
         """Mid price in price units (a float view), or None when a side is empty."""
         if not self._bids.prices or not self._asks.prices:
             return None
-        return (self._asks.prices[0] + self._bids.prices[-1]) / 2 / 10**self._pd
+        scale: int = 10**self._pd  # _pd >= 0: an int (typeshed says Any)
+        return (self._asks.prices[0] + self._bids.prices[-1]) / 2 / scale
 
     def crossed(self) -> bool:
         """Both sides non-empty and best bid >= best ask."""

@@ -35,6 +35,7 @@ __all__ = [
     "VENUE",
     "Instrument",
     "account_data",
+    "book_pushes",
     "books_data",
     "book_ids",
     "checksum",
@@ -252,6 +253,12 @@ def tickers_data(env: schemas.Envelope) -> tuple[schemas.TickerData, ...]:
 def books_data(env: schemas.Envelope) -> tuple[schemas.BookData, ...]:
     """A `books` / `books5` / `bbo-tbt` push's data."""
     return _decode(schemas.BOOKS, env.data, "books")
+
+
+def book_pushes(env: schemas.Envelope) -> tuple[schemas.BookPush, ...]:
+    """A `books` / `books5` / `bbo-tbt` push's data with its levels left as JSON bytes for the
+    core book (which rejects what `validate_levels` rejects, and more)."""
+    return _decode(schemas.BOOK_PUSHES, env.data, "books")
 
 
 def account_data(env: schemas.Envelope) -> tuple[schemas.AccountData, ...]:

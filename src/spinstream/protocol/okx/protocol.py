@@ -144,6 +144,7 @@ class OkxPublic(Connection[Link]):
         self._no_snap: set[str] = set()
         self._snap_inflight: dict[int, str] = {}
         self._snap_retry: dict[str, int] = {}
+        self._bad_tops: set[str] = set()  # books5 / bbo-tbt books whose last push was crossed
 
     def __repr__(self) -> str:
         return (
@@ -418,10 +419,10 @@ class OkxPublic(Connection[Link]):
         try:
             out: list[Event] = []
             if self._top:
-                for d in parse.books_data(msg):
+                for d in parse.book_pushes(msg):
                     out.extend(self._on_top(sym, book, d, ts))
                 return out
-            for d in parse.books_data(msg):
+            for d in parse.book_pushes(msg):
                 out.extend(self._on_book(sym, book, action, d, ts))
             return out
         except Exception as exc:
@@ -429,17 +430,20 @@ class OkxPublic(Connection[Link]):
                 return self._failed(channel, ts, exc)
             return self._failed("books", ts, exc) + self._lost(sym, book, action, ts)
 
-    def _on_top(self, sym: str, book: SyncedBook, d: schemas.BookData, ts: int) -> list[Event]:
+    def _on_top(self, sym: str, book: SyncedBook, d: schemas.BookPush, ts: int) -> list[Event]:
         """One `books5` / `bbo-tbt` item: a whole book of `book_depth` levels."""
-        parse.validate_levels(d.bids, "books bid")
-        parse.validate_levels(d.asks, "books ask")
-        was = book.in_sync
-        act = book.update_seq(d.seqId or 0, None, -1, True, d.bids, d.asks)
-        if act is not _RESET:  # crossed (or a bad level): stale until a good push
+        core = book.book
+        try:
+            core.apply_snapshot(d.bids, d.asks)
+        except ValueError as exc:  # the book is as it was; the next push replaces it
+            return [self._malformed(f"{self._book_channel} {sym}: bad level: {exc}", ts)]
+        if core.crossed():  # stale until a good push
             self._count("bad_tops")
-            if was:
-                return [self._stale("book", sym, book.sync.reason or "bad book", ts)]
-            return []
+            if sym in self._bad_tops:
+                return []
+            self._bad_tops.add(sym)
+            return [self._stale("book", sym, "crossed book", ts)]
+        self._bad_tops.discard(sym)
         ts_event = parse.ms_to_ns(d.ts) if d.ts else None
         upd = BookUpdated(
             venue=VENUE,
@@ -453,14 +457,13 @@ class OkxPublic(Connection[Link]):
         return [upd]  # a BookUpdated serves the book as fresh again
 
     def _on_book(
-        self, sym: str, book: SyncedBook, action: str | None, d: schemas.BookData, ts: int
+        self, sym: str, book: SyncedBook, action: str | None, d: schemas.BookPush, ts: int
     ) -> list[Event]:
-        """One `books` item: sequenced, applied, checksummed."""
+        """One `books` item: sequenced, applied (the core parses and checks its levels),
+        checksummed."""
         if action != "snapshot" and action != "update":
             raise ParseError(f"books action {action!r}")
         bids, asks = d.bids, d.asks
-        parse.validate_levels(bids, "books bid")
-        parse.validate_levels(asks, "books ask")
         snapshot = action == "snapshot"
         seq, prev = d.seqId, d.prevSeqId
         if snapshot:
@@ -499,8 +502,15 @@ class OkxPublic(Connection[Link]):
                 )
             ]
         if act is _RESYNC:
+            reason = book.sync.reason or "gap"
+            if "bad level" in reason and "more than" not in reason:  # cannot be true: lost
+                self._count("lost_pushes")
+                return [
+                    self._malformed(f"books {sym}: {reason}", ts),
+                    *self._resync(sym, reason, ts),
+                ]
             self._count("gaps")
-            return self._resync(sym, book.sync.reason or "gap", ts)
+            return self._resync(sym, reason, ts)
         return []  # DROP (stale) or BUFFER (waiting for the snapshot)
 
     def _lost(self, sym: str, book: SyncedBook, action: str | None, ts: int) -> list[Event]:
@@ -710,10 +720,12 @@ class OkxPrivate(Connection[Session]):
         self._inflight.clear()
 
     def disconnected(self, ts: int) -> list[Event]:
-        """Everything this connection fed is stale; snapshots and seeds in flight forgotten."""
+        """Everything this connection fed is stale; snapshots, seeds and frames not sent yet
+        are forgotten (a login or subscribe queued for the dead socket is no good on the next)."""
         if self._state is not Session.DISCONNECTED:
             self._move(Session.DISCONNECTED)
         self._sent.clear()
+        self._out.clear()
         self._reset_kinds()
         return self._stale_all("disconnected", ts)
 

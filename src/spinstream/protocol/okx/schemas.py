@@ -21,6 +21,8 @@ import msgspec
 __all__ = [
     "ACCOUNT",
     "BOOKS",
+    "BOOK_PUSHES",
+    "BookPush",
     "ENVELOPE",
     "EVENT",
     "INSTRUMENTS",
@@ -116,6 +118,23 @@ class BookData(msgspec.Struct, frozen=True, gc=False):
 
     asks: tuple[Level, ...] = ()
     bids: tuple[Level, ...] = ()
+    ts: str = ""
+    checksum: int | None = None
+    seqId: int | None = None  # noqa: N815
+    prevSeqId: int | None = None  # noqa: N815
+    instId: str | None = None  # noqa: N815
+
+
+_NO_LEVELS = msgspec.Raw(b"[]")
+
+
+class BookPush(msgspec.Struct, frozen=True, gc=False):
+    """One `books` / `books5` / `bbo-tbt` push item as the stream takes it: the levels stay the
+    frame's own JSON bytes, which the core book parses and checks (no Python string a value:
+    the per-frame path of a 400-level book)."""
+
+    asks: msgspec.Raw = _NO_LEVELS
+    bids: msgspec.Raw = _NO_LEVELS
     ts: str = ""
     checksum: int | None = None
     seqId: int | None = None  # noqa: N815
@@ -243,6 +262,7 @@ ENVELOPE = msgspec.json.Decoder(Envelope)
 EVENT = msgspec.json.Decoder(Event)
 TICKERS = msgspec.json.Decoder(tuple[TickerData, ...])
 BOOKS = msgspec.json.Decoder(tuple[BookData, ...])
+BOOK_PUSHES = msgspec.json.Decoder(tuple[BookPush, ...])
 ACCOUNT = msgspec.json.Decoder(tuple[AccountData, ...])
 POSITIONS = msgspec.json.Decoder(tuple[PositionData, ...])
 ORDERS = msgspec.json.Decoder(tuple[OrderData, ...])
