@@ -38,6 +38,7 @@ from spinstream.protocol.events import (
     Stale,
     TickerUpdate,
 )
+from spinstream.protocol.headers import Headers
 from spinstream.transport.backoff import backoff
 from spinstream.transport.clock import Clock
 from spinstream.transport.http import HttpClient
@@ -126,6 +127,9 @@ class StreamConnection:
         self._next_sample = 0  # clock ns from which the next frame with a venue time is sampled
         self._yielded = 0  # clock ns the frame loop last yielded
         self._healthy = False  # this session delivered data (resets the backoff)
+        #: the protocol's liveness rule with the account's overrides (fixed for the connection)
+        self.liveness: Liveness = self._liveness()
+        self._lag_limit_ns = int(self.liveness.lag_s * _NS)
 
     # ------------------------------------------------------------------ public surface
 
@@ -133,8 +137,7 @@ class StreamConnection:
     def connected(self) -> bool:
         return self._ws is not None
 
-    @property
-    def liveness(self) -> Liveness:
+    def _liveness(self) -> Liveness:
         """The protocol's liveness rule, with the account's overrides."""
         live = getattr(self.proto, "liveness", None)
         if not isinstance(live, Liveness):
@@ -261,7 +264,7 @@ class StreamConnection:
         except SpinstreamError as exc:
             self.rest_errors += 1
             log.warning("%s: REST %s failed: %s", self.name, req.path, exc)
-            status, body, headers = 0, b"", {}
+            status, body, headers = 0, b"", Headers()
         ts = self.clock.ns()
         if getattr(self.proto, "rest_headers", False):  # e.g. IG's login tokens
             events = self._call(
@@ -426,7 +429,7 @@ class StreamConnection:
         self.lag_ns = lag
         if lag > self.max_lag_ns:
             self.max_lag_ns = lag
-        limit = int(self.liveness.lag_s * _NS)
+        limit = self._lag_limit_ns
         if lag > limit and self.link.live:  # a frame this late: what is served is that old
             self.lag_marks += 1
             self.link.down("lagging")
