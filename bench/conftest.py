@@ -135,7 +135,7 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if cg and dl:
         ratio = cg["ns"] / dl["ns"]
         add("cached get_ticker: time / dict lookup", ratio, ratio <= 3, "<= 3x", True)
-    for venue in ("binance", "bybit", "okx"):
+    for venue in ("binance", "bybit", "okx", "okx0"):
         sp = _find(rows, "frame-to-cache", venue, "spinstream")
         cc = _find(rows, "frame-to-cache", venue, "ccxt")
         if sp and cc:
