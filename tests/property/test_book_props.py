@@ -207,3 +207,22 @@ def test_json_levels_agree_with_the_twin_and_the_decoded_path(pair, bids, asks) 
         ref = pair[1].book.Book(2, 3)
         ref.apply_snapshot(strings(b), strings(a))
         assert state(ref) == state(books[0])
+
+
+@SETTINGS
+@given(
+    bids=st.lists(st.tuples(st.integers(1, 400), size), max_size=60, unique_by=lambda x: x[0]),
+    asks=st.lists(st.tuples(st.integers(401, 800), size), max_size=60, unique_by=lambda x: x[0]),
+    depth=st.sampled_from([0, 5]),
+)
+def test_ordered_snapshots_agree(pair, bids, asks, depth) -> None:
+    """Snapshots as venues send them (best first, strictly ordered, zero sizes among them): the
+    compiled book's one-pass fill gives the twin's state."""
+    b = [[f"{p / 4:.2f}", s] for p, s in sorted(bids, reverse=True)]
+    a = [[f"{p / 4:.2f}", s] for p, s in sorted(asks)]
+    books = [m.book.Book(2, 3, depth) for m in pair]
+    for x in books:
+        x.apply_deltas([["50.00", "1"]], [["300.00", "1"]])  # something to replace
+        x.apply_snapshot(b, a)
+        x._check()
+    assert state(books[0]) == state(books[1])

@@ -265,6 +265,27 @@ cdef inline Py_ssize_t _search(const side_t* s, int64_t price, bint desc) noexce
     return lo
 
 
+cdef int _side_fill(side_t* s, const level_t* src, Py_ssize_t k, bint desc) except -1:
+    """Fill the empty side S from K levels given best first, strictly ordered (as snapshots
+    come): one pass, no insertion moves. Returns 0 (nothing done) when not so ordered."""
+    cdef Py_ssize_t j, m = 0, at
+    for j in range(k):
+        if j and ((src[j].price >= src[j - 1].price) if not desc else (
+            src[j].price <= src[j - 1].price
+        )):
+            return 0
+        if src[j].size:
+            m += 1
+    _reserve(s, m)
+    at = m - 1
+    for j in range(k):
+        if src[j].size:
+            s.lv[at] = src[j]
+            at -= 1
+    s.n = m
+    return 1
+
+
 cdef int _side_set(side_t* s, int64_t price, int64_t size, bint desc) except -1:
     cdef Py_ssize_t i = _search(s, price, desc)
     if i < s.n and s.lv[i].price == price:
@@ -504,10 +525,12 @@ cdef class Book:
         cdef level_t* lv = self._scratch
         self._bids.n = 0
         self._asks.n = 0
-        for i in range(nb):
-            _side_set(&self._bids, lv[i].price, lv[i].size, False)
-        for i in range(nb, nb + na):
-            _side_set(&self._asks, lv[i].price, lv[i].size, True)
+        if not _side_fill(&self._bids, lv, nb, False):  # else: any order, one level at a time
+            for i in range(nb):
+                _side_set(&self._bids, lv[i].price, lv[i].size, False)
+        if not _side_fill(&self._asks, lv + nb, na, True):
+            for i in range(nb, nb + na):
+                _side_set(&self._asks, lv[i].price, lv[i].size, True)
         if self.max_depth:
             self._truncate(self.max_depth)
 
