@@ -100,13 +100,13 @@ def test_stall_is_stale_within_the_window_then_ws_again(host, okx) -> None:
     assert conn.connects >= 2
 
 
-def test_private_reads_are_rest_without_a_private_stream(okx) -> None:
-    """No private route yet: balance, positions and open orders answer from signed REST."""
+def test_private_reads_are_rest_on_a_miss(okx) -> None:
+    """The first balance, positions and open orders reads answer from signed REST (the
+    private stream they subscribe serves the next ones: test_okx_private_runtime.py)."""
     acct = okx.get_balance()
     assert acct.source == "rest" and acct.balances
     assert all(p.source == "rest" for p in okx.get_positions(market="swap"))
     assert all(o.source == "rest" for o in okx.get_orders())
-    assert okx.get_balance().source == "rest"  # still REST: nothing streams it
 
 
 def test_warm_up_checks_okx_symbols_and_warms_them() -> None:

@@ -9,7 +9,8 @@ OKX is server-only: its API refuses browser-origin requests (no CORS).
 
 `PROTOCOLS` says which protocol class serves each (market, kind): the public market data
 (`protocol.OkxPublic`, on the shared connection base) for spot, swap and futures tickers and
-books. The private streams are not built yet: account, positions and orders are REST reads.
+books, and the private stream (`protocol.OkxPrivate`, one per market: the unified account seen
+from it) for account (all three), positions (swap, futures) and open orders (all three).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from spinstream.protocol.spec import VenueSpec
 
 from . import auth, parse, protocol, rest, schemas
 from .parse import Instrument
-from .protocol import OkxPublic
+from .protocol import OkxPrivate, OkxPublic
 
 __all__ = [
     "ENVS",
@@ -26,6 +27,7 @@ __all__ = [
     "SPEC",
     "WS_PATHS",
     "Instrument",
+    "OkxPrivate",
     "OkxPublic",
     "auth",
     "parse",
@@ -56,6 +58,14 @@ SPEC = VenueSpec(
     envs=ENVS,
 )
 
-PROTOCOLS: dict[tuple[str, str], type[OkxPublic]] = {
+PROTOCOLS: dict[tuple[str, str], type[OkxPublic] | type[OkxPrivate]] = {
     (market, kind): OkxPublic for market in protocol.PUBLIC_MARKETS for kind in ("ticker", "book")
 }
+PROTOCOLS.update(
+    {
+        (market, kind): OkxPrivate
+        for market in protocol.PRIVATE_MARKETS
+        for kind in ("account", "positions", "orders")
+        if not (market == "spot" and kind == "positions")  # spot has no positions
+    }
+)

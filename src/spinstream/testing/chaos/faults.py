@@ -89,9 +89,12 @@ def nonfinite_balance(ex: Any, target: str) -> int:
         match, pattern, acct, asset = "ACCOUNT_UPDATE", r'("wb":")[^"]*(")', "usdm", "USDT"
     elif target.startswith("bybit"):
         match, pattern, acct, asset = '"wallet"', r'("walletBalance":")[^"]*(")', None, "USDT"
+    elif target.startswith("okx"):  # the unified account's `account` push (live environment)
+        match, pattern = '"channel":"account"', r'("availBal":")[^"]*(")'
+        acct, asset = "live.spot", "USDT"
     else:
         return 0
-    n = ex.faults.mutate(_sub(pattern, "NaN"), match)
+    n: int = ex.faults.mutate(_sub(pattern, "NaN"), match)
     accounts = ex.engine.accounts
     name = acct if acct in accounts else next(iter(accounts))
     if target == "binance-usdm":

@@ -283,14 +283,6 @@ def _no_checksum(t: Target) -> str | None:
     return None if t.sim == "okx" else "n/a: no book checksum on this venue (OKX has one)"
 
 
-_OKX_NO_PRIVATE = "n/a: OKX private streams are not built yet (REST only)"
-
-
-def _private_na(other: Callable[[Target], str | None]) -> Callable[[Target], str | None]:
-    """n/a on OKX (no private stream yet), else OTHER's answer."""
-    return lambda t: _OKX_NO_PRIVATE if t.sim == "okx" else other(t)
-
-
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
@@ -334,12 +326,10 @@ FAULTS: dict[str, Fault] = {
             "nonfinite-balance",
             _nonfinite_private,
             private=True,
-            applies=_private_na(
-                lambda t: (
-                    "n/a: IG account values come as TLCP fields (not mutated yet)"
-                    if t.sim == "ig"
-                    else None
-                )
+            applies=lambda t: (
+                "n/a: IG account values come as TLCP fields (not mutated yet)"
+                if t.sim == "ig"
+                else None
             ),
         ),  # fmt: skip
         Fault("flap", _flap, detect=True, observe_s=1.5),
@@ -359,35 +349,29 @@ FAULTS: dict[str, Fault] = {
             _two_accounts,
             accounts=2,
             observe_s=1.0,
-            applies=_private_na(
-                lambda t: "n/a: one IG login per API key here" if t.sim == "ig" else None
-            ),
+            applies=lambda t: "n/a: one IG login per API key here" if t.sim == "ig" else None,
         ),
         Fault(
             "auth-transient",
             _auth(1),
             private=True,
             observe_s=1.5,
-            applies=_private_na(lambda t: None),
         ),  # fmt: skip
         Fault(
             "auth-permanent",
             _auth(10**6),
             private=True,
             observe_s=2.0,
-            applies=_private_na(lambda t: None),
         ),  # fmt: skip
         Fault(
             "token-expiry",
             _token_expiry,
             private=True,
             observe_s=1.5,
-            applies=_private_na(
-                _only(
-                    "binance-usdm",
-                    "ig",
-                    why="n/a: no expiring token on this venue (signed per connection)",
-                )
+            applies=_only(
+                "binance-usdm",
+                "ig",
+                why="n/a: no expiring token on this venue (signed per connection)",
             ),
         ),  # fmt: skip
     )
