@@ -701,6 +701,10 @@ def _analyze(res: TrialResult, reads: list[Read], t0: int, t1: int, fault: Fault
         ]
     if fault.detect_if_age_over_s is not None and res.worst_age_s <= fault.detect_if_age_over_s:
         res.info["detected"] = f"not required: data never older than {res.worst_age_s:.2f} s"
+        if res.detect_s is not None and res.detect_s > (res.detect_goal_s or 0.0):
+            # nothing to detect: a non-ok read this long after is not this fault's detection
+            res.info["first_other_read_s"] = round(res.detect_s, 3)
+            res.detect_s = None
     elif fault.detect:
         goal = res.detect_goal_s or 0.0
         if res.detect_s is None and res.info.get("stale_marks"):
