@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, Protocol, TypeVar
 
+import msgspec
+
 from spinstream.errors import ProtocolError
 
 __all__ = [
@@ -541,7 +543,9 @@ class BookSync(Generic[P]):
         return action
 
 
-Levels = Sequence[Sequence[object]]
+#: a side's levels: sequences of [price, size, ...], or the frame's own JSON array of them
+#: (`msgspec.Raw`, bytes), which the core book scans without a Python string a value
+Levels = Sequence[Sequence[object]] | bytes | bytearray | memoryview | msgspec.Raw
 _SYNCED = SyncState.SYNCED
 _APPLY = Action.APPLY
 _RESYNC = Action.RESYNC

@@ -293,7 +293,7 @@ class Book:
 
     def _parse_levels(self, levels: Levels) -> list[tuple[int, int]]:
         if type(levels) is Raw or isinstance(levels, (bytes, bytearray, memoryview)):
-            return _scan_json(bytes(levels), self._pd, self._sd)  # type: ignore[arg-type]
+            return _scan_json(bytes(levels), self._pd, self._sd)
         out = []
         pd, sd = self._pd, self._sd
         for level in levels:

@@ -13,6 +13,7 @@ import contextlib
 import random
 import re
 import secrets
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -370,7 +371,7 @@ class OkxModel(SimExchange):
         qty: Decimal | None,
         price: Decimal | None,
         cl: str,
-        extra: dict[str, object],
+        extra: Mapping[str, object],
     ) -> SimOrder:
         """OKX accepts a post-only order that would take (or an unfillable FOK) and cancels it
         at once: an order that never reaches the book, pushed as `canceled`."""
