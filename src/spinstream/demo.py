@@ -141,12 +141,22 @@ class _Probe:
             return b, c, list(self.rest)
 
 
-VENUES = {"binance": "usdm", "bybit": "linear"}  # venue -> its derivatives market
+VENUES = {"binance": "usdm", "bybit": "linear", "okx": "swap"}  # venue -> derivatives market
 # what the accounts declare: warmed before the first tick (Bybit's default market is linear)
 SYMBOLS = {
-    "binance": ["BTCUSDT", "ETHUSDT", "usdm:BTCUSDT", "usdm:ETHUSDT"],
-    "bybit": ["BTCUSDT", "ETHUSDT"],
+    "binance": ("BTCUSDT", "ETHUSDT", "usdm:BTCUSDT", "usdm:ETHUSDT"),
+    "bybit": ("BTCUSDT", "ETHUSDT"),
+    "okx": ("BTC-USDT", "ETH-USDT", "swap:BTC-USDT-SWAP", "swap:ETH-USDT-SWAP"),
 }
+# the strategy's instruments per venue: (spot, derivative) for BTC and ETH (OKX names differ)
+PAIRS = {
+    "binance": (("BTCUSDT", "BTCUSDT"), ("ETHUSDT", "ETHUSDT")),
+    "bybit": (("BTCUSDT", "BTCUSDT"), ("ETHUSDT", "ETHUSDT")),
+    "okx": (("BTC-USDT", "BTC-USDT-SWAP"), ("ETH-USDT", "ETH-USDT-SWAP")),
+}
+# a far bid on the derivative, rested and taken back now and then (OKX swaps: in contracts,
+# its own unit, 0.01 BTC each)
+QUOTE_SIZE = {"binance": 0.01, "bybit": 0.01, "okx": 1.0}
 
 
 def _strategy(probes: dict[str, _Probe], orders: dict[str, int]) -> Any:
@@ -157,25 +167,28 @@ def _strategy(probes: dict[str, _Probe], orders: dict[str, int]) -> Any:
         n[0] += 1
         for venue, deriv in VENUES.items():
             c, p = getattr(ctx, venue), probes[venue]
-            for sym in ("BTCUSDT", "ETHUSDT"):
-                t = p.timed(c.get_ticker, sym)
-                p.timed(c.get_ticker, sym, market=deriv)
+            (btc, btc_deriv), _ = pairs = PAIRS[venue]
+            for spot, perp in pairs:
+                t = p.timed(c.get_ticker, spot)
+                p.timed(c.get_ticker, perp, market=deriv)
             if t.source == "ws":  # a tight burst, as a polling strategy would: per-call cost
                 get, t0 = c.get_ticker, time.perf_counter_ns()
                 for _ in range(1000):
-                    get("BTCUSDT")
+                    get(btc)
                 with p.lock:
                     p.burst.append((time.perf_counter_ns() - t0) / 1000)
                     p.served += 1000
-            book = p.timed(c.get_orderbook, "BTCUSDT", 10)
+            p.timed(c.get_orderbook, btc, 10)
+            book = p.timed(c.get_orderbook, btc_deriv, 10, market=deriv)
             p.timed(c.get_balance)
             p.timed(c.get_balance, market=deriv)
-            p.timed(c.get_positions)
+            p.timed(c.get_positions, market=deriv)
             p.timed(c.get_orders, market=deriv)
             if n[0] % 50 == 0 and len(book.bids):  # rest a far bid, then take it back
                 price = round(float(book.bids[0, 0]) * 0.9, 1)
-                o = c.place_order("BTCUSDT", "buy", "limit", 0.01, price=price, market=deriv)
-                c.cancel_order("BTCUSDT", o.order_id, market=deriv)
+                size = QUOTE_SIZE[venue]
+                o = c.place_order(btc_deriv, "buy", "limit", size, price=price, market=deriv)
+                c.cancel_order(btc_deriv, o.order_id, market=deriv)
                 orders[venue] += 1
             del t
 
@@ -224,7 +237,7 @@ def _median_ns(xs: list[int]) -> float | None:
 
 
 def run_demo(seconds: float = 20.0) -> int:
-    """Run the offline demo for about SECONDS; 0 when the cache served both venues."""
+    """Run the offline demo for about SECONDS; 0 when the cache served every crypto venue."""
     from spinstream.credentials import Credentials
     from spinstream.testing.host import SimHost
     from spinstream.worker import Worker
@@ -246,10 +259,11 @@ def run_demo(seconds: float = 20.0) -> int:
         for v in VENUES:
             ex = host[v]
             c = ex.credentials
+            keys = (c["api_key"], c["api_secret"], *([c["passphrase"]] if "passphrase" in c else []))
             accounts.append(
                 AccountConfig(
                     alias=v, venue=v, urls=ex.urls, symbols=SYMBOLS[v],
-                    credentials=Credentials.of(c["api_key"], c["api_secret"]),
+                    credentials=Credentials.of(*keys),
                 )
             )  # fmt: skip
         c = host["ig"].credentials
@@ -262,7 +276,7 @@ def run_demo(seconds: float = 20.0) -> int:
         print(
             "simulated venues on 127.0.0.1: "
             + ", ".join(f"{v} {host[v].base_http}" for v in names)
-            + "; server mode: a 20 Hz strategy on binance+bybit, a 1 Hz one on IG",
+            + "; server mode: a 20 Hz strategy on binance+bybit+okx, a 1 Hz one on IG",
             flush=True,
         )
         ws = Workspace(accounts)
