@@ -259,7 +259,7 @@ def run_demo(seconds: float = 20.0) -> int:
         for v in VENUES:
             ex = host[v]
             c = ex.credentials
-            keys = (c["api_key"], c["api_secret"], *([c["passphrase"]] if "passphrase" in c else []))
+            keys = [c[k] for k in ("api_key", "api_secret", "passphrase") if k in c]  # OKX: 3
             accounts.append(
                 AccountConfig(
                     alias=v, venue=v, urls=ex.urls, symbols=SYMBOLS[v],
