@@ -283,3 +283,40 @@ def test_check_catches_corruption_only_via_api(core) -> None:
     b.set_level(True, 300, 1)
     with pytest.raises(InvariantError):
         b._check()
+
+
+def test_reads_from_another_thread_never_see_a_half_applied_update(core) -> None:
+    """A strategy thread reads while the runtime's thread applies: every read is a whole state
+    (the compiled book reads in one C call under the GIL; the twin holds its lock)."""
+    import threading
+
+    b = core.book.Book(2, 3)
+    b.apply_snapshot([[f"{100 - i}.00", "1"] for i in range(50)], [["200.00", "1"]])
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            bids = [[f"{100 - (i + k) % 60}.00", "0" if k % 3 == 0 else "2"] for k in range(30)]
+            try:
+                b.apply_deltas(bids, [])
+                if i % 50 == 0:
+                    b.apply_snapshot([[f"{100 - k}.00", "1"] for k in range(40)], [["200.00", "1"]])
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+                return
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for _ in range(3000):
+            bids, asks = b.top(20)
+            assert (np.diff(bids[:, 0]) < 0).all() and (bids[:, 1] > 0).all()
+            assert asks.tolist() == [[20000, 1000]]
+            assert b.best_bid() is not None
+    finally:
+        stop.set()
+        t.join(10)
+    assert not errors, errors

@@ -6,11 +6,13 @@ straight from the venue's decimal strings, never through float.
 
 from __future__ import annotations
 
+import functools
 import operator
+import threading
 import zlib
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar, cast
 
 import numpy as np
 from msgspec import Raw
@@ -251,10 +253,25 @@ def _scan_json(s: bytes, pd: int, sd: int) -> list[tuple[int, int]]:
     return out
 
 
+_F = TypeVar("_F", bound=Any)
+
+
+def _locked(fn: _F) -> _F:
+    """Run FN holding the book's lock: a strategy thread's read must not see a half-applied
+    update from the runtime's thread (the compiled book reads in one C call under the GIL)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Book, *args: Any, **kw: Any) -> Any:
+        with self._lock:
+            return fn(self, *args, **kw)
+
+    return cast(_F, wrapper)
+
+
 class Book:
     """An L2 book with exact int64 fixed-point prices and sizes (see docs/core-api.md)."""
 
-    __slots__ = ("_pd", "_sd", "_max_depth", "_bids", "_asks")
+    __slots__ = ("_pd", "_sd", "_max_depth", "_bids", "_asks", "_lock")
 
     def __init__(self, price_decimals: int, size_decimals: int, max_depth: int = 0) -> None:
         self._pd = _check_decimals(price_decimals)
@@ -265,6 +282,7 @@ class Book:
         self._max_depth = max_depth
         self._bids = _Side()  # best = highest = prices[-1]
         self._asks = _Side()  # best = lowest = prices[0]
+        self._lock = threading.RLock()
 
     @property
     def price_decimals(self) -> int:
@@ -286,6 +304,7 @@ class Book:
     def ask_count(self) -> int:
         return len(self._asks.prices)
 
+    @_locked
     def clear(self) -> None:
         """Remove every level."""
         self._bids = _Side()
@@ -310,6 +329,7 @@ class Book:
             out.append((price, size))
         return out
 
+    @_locked
     def apply_deltas(self, bids: Levels, asks: Levels) -> None:
         """Apply absolute-size levels (size 0 deletes); all or nothing on ValueError."""
         pb = self._parse_levels(bids)
@@ -321,6 +341,7 @@ class Book:
         if self._max_depth:
             self.truncate(self._max_depth)
 
+    @_locked
     def apply_snapshot(self, bids: Levels, asks: Levels) -> None:
         """Replace the book with these levels; unchanged on ValueError."""
         pb = self._parse_levels(bids)
@@ -333,6 +354,7 @@ class Book:
         if self._max_depth:
             self.truncate(self._max_depth)
 
+    @_locked
     def set_level(self, is_bid: bool, price: int, size: int) -> None:
         """Set one level in ticks and lots (size 0 deletes)."""
         price, size = _i64(price), _i64(size)
@@ -342,6 +364,7 @@ class Book:
         if self._max_depth:
             self.truncate(self._max_depth)
 
+    @_locked
     def best_bid(self) -> tuple[int, int] | None:
         prices = self._bids.prices
         if not prices:
@@ -349,6 +372,7 @@ class Book:
         p = prices[-1]
         return (p, self._bids.sizes[p])
 
+    @_locked
     def best_ask(self) -> tuple[int, int] | None:
         prices = self._asks.prices
         if not prices:
@@ -372,25 +396,30 @@ class Book:
             out[i, 1] = sizes[p]
         return out
 
+    @_locked
     def bids(self, n: int) -> np.ndarray:
         """The best N bids as int64 (k, 2) [price, size], best first."""
         n = _count(n)
         return self._array(self._bid_prices(n), self._bids.sizes)
 
+    @_locked
     def asks(self, n: int) -> np.ndarray:
         """The best N asks as int64 (k, 2) [price, size], best first."""
         n = _count(n)
         return self._array(self._ask_prices(n), self._asks.sizes)
 
+    @_locked
     def top(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         return self.bids(n), self.asks(n)
 
+    @_locked
     def spread(self) -> int | None:
         """Best ask minus best bid in ticks, or None when a side is empty."""
         if not self._bids.prices or not self._asks.prices:
             return None
         return self._asks.prices[0] - self._bids.prices[-1]
 
+    @_locked
     def mid(self) -> float | None:
         """Mid price in price units (a float view), or None when a side is empty."""
         if not self._bids.prices or not self._asks.prices:
@@ -398,6 +427,7 @@ class Book:
         scale: int = 10**self._pd  # _pd >= 0: an int (typeshed says Any)
         return (self._asks.prices[0] + self._bids.prices[-1]) / 2 / scale
 
+    @_locked
     def crossed(self) -> bool:
         """Both sides non-empty and best bid >= best ask."""
         return bool(
@@ -405,6 +435,7 @@ class Book:
             and self._bids.prices[-1] >= self._asks.prices[0]
         )  # fmt: skip
 
+    @_locked
     def truncate(self, depth: int) -> None:
         """Keep the best DEPTH levels per side."""
         depth = _count(depth)
@@ -419,6 +450,7 @@ class Book:
                 del asks.sizes[p]
             del asks.prices[depth:]
 
+    @_locked
     def checksum_okx(self) -> int:
         """OKX's CRC32 of the top 25 levels, interleaved bid/ask, as a signed int32."""
         pd, sd = self._pd, self._sd
@@ -435,6 +467,7 @@ class Book:
         crc = zlib.crc32(":".join(parts).encode("ascii"))
         return crc - (1 << 32) if crc >= 1 << 31 else crc
 
+    @_locked
     def checksum_kraken(self) -> int:
         """Kraken's CRC32 (unsigned) of the top 10 asks then the top 10 bids."""
         pd, sd = self._pd, self._sd
@@ -450,6 +483,7 @@ class Book:
         ]
         return zlib.crc32("".join(parts).encode("ascii"))
 
+    @_locked
     def copy(self) -> Book:
         other = Book(self._pd, self._sd, self._max_depth)
         other._bids = self._bids.copy()
