@@ -28,6 +28,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -153,6 +154,11 @@ class _Ticks:
     @property
     def servable(self) -> bool:
         return self.fresh and (self.link is None or self.link.live)
+
+
+def _last_ticks(t: _Ticks, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """T's newest N bid and ask ticks and its price decimals: one read for `_stable`."""
+    return t.bid.last(n), t.ask.last(n), t.decimals
 
 
 @dataclass(eq=False)
@@ -301,7 +307,7 @@ class IgCache:
             t = self._ticks.get((alias, epic, ch))
             if t is None or not t.servable or not len(t.bid):
                 continue
-            bid, ask, dec = _stable(t, lambda t=t: (t.bid.last(n), t.ask.last(n), t.decimals))
+            bid, ask, dec = _stable(t, partial(_last_ticks, t, n))
             k = min(len(bid), len(ask))
             out = np.empty(k, TICK_VIEW_DTYPE)
             out["ts"] = bid["ts"][len(bid) - k :]

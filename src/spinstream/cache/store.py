@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import msgspec
 import numpy as np
@@ -181,7 +181,8 @@ class Store:
         self._stats[(alias, ev.market, ev.symbol)] = ev
         e = self._tickers.get((alias, ev.market), {}).get(ev.symbol)
         if e is not None:
-            e.value = msgspec.structs.replace(e.value, last=ev.last, volume_24h=ev.volume_24h)
+            tk = cast(Ticker, e.value)  # the ticker table holds Tickers
+            e.value = msgspec.structs.replace(tk, last=ev.last, volume_24h=ev.volume_24h)
 
     def _drop_stats(self, alias: str, market: str, symbol: str | None) -> None:
         """The stats stream went stale: forget its stats and blank them in the cached tickers."""
@@ -191,7 +192,8 @@ class Store:
             del self._stats[key]
             e = self._tickers.get((alias, market), {}).get(key[2])
             if e is not None:
-                e.value = msgspec.structs.replace(e.value, last=None, volume_24h=None)
+                tk = cast(Ticker, e.value)  # the ticker table holds Tickers
+                e.value = msgspec.structs.replace(tk, last=None, volume_24h=None)
 
     def _apply_other(self, alias: str, ev: Event, link: Link | None) -> None:
         if isinstance(ev, AccountUpdate):

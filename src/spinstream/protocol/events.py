@@ -35,7 +35,8 @@ __all__ = [
     "TradeUpdate",
 ]
 
-Kind = Literal["ticker", "book", "account", "positions", "orders", "trades"]
+# "ticker24h": the 24 h stats (`TickerStats`) that Binance USD-M sends on a stream of their own
+Kind = Literal["ticker", "ticker24h", "book", "account", "positions", "orders", "trades"]
 
 
 class TickerUpdate(msgspec.Struct, frozen=True, kw_only=True, gc=False):

@@ -71,7 +71,7 @@ class SimHost:
             out = fn()
             if asyncio.iscoroutine(out):
                 out = await out
-            return out  # type: ignore[no-any-return]
+            return out
 
         return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout_s)
 

@@ -17,7 +17,8 @@ __all__ = ["recorded_frames", "recorded_lines"]
 
 def recorded_lines(name: str = "OKX.jsonl") -> Iterator[dict[str, Any]]:
     """Each decoded line of a shipped recording (header, http, connect, send, recv)."""
-    blob = resources.files(__package__).joinpath("data", name + ".gz").read_bytes()
+    # one name per joinpath: Traversable takes several only from Python 3.11
+    blob = resources.files(__package__).joinpath("data").joinpath(name + ".gz").read_bytes()
     for line in gzip.decompress(blob).splitlines():
         if line.strip():
             yield json.loads(line)

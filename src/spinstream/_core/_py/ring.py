@@ -10,7 +10,8 @@ from spinstream.errors import InvariantError
 
 __all__ = ["TICK_DTYPE", "TickRing"]
 
-TICK_DTYPE = np.dtype([("ts", "<i8"), ("price", "<i8"), ("size", "<i8"), ("flags", "<i8")])
+_FIELDS = ("ts", "price", "size", "flags")
+TICK_DTYPE = np.dtype([(name, "<i8") for name in _FIELDS])
 
 _I64_MIN = -(2**63)
 _I64_MAX = 2**63 - 1
@@ -105,7 +106,7 @@ class TickRing:
         first = c + m - w
         slot = first % cap
         n1 = min(w, cap - slot)
-        for name, col in zip(TICK_DTYPE.names, cols, strict=True):
+        for name, col in zip(_FIELDS, cols, strict=True):
             field = self._buf[name]
             field[slot : slot + n1] = col[m - w : m - w + n1]
             field[: w - n1] = col[m - w + n1 :]
@@ -122,6 +123,7 @@ class TickRing:
             k = min(n, c0, cap)
             lo = c0 - k
             slot = lo % cap
+            out: np.ndarray
             if slot + k <= cap:
                 out = self._buf[slot : slot + k].copy()
             else:

@@ -184,7 +184,8 @@ def _fits(max_text: str | None, decimals: int, headroom: int) -> bool:
         top = Decimal(max_text)
     except InvalidOperation:
         return True
-    return top * headroom * (10**decimals) <= _I64_MAX
+    scale: int = 10**decimals  # decimals >= 0: an int (typeshed says Any)
+    return top * headroom * scale <= _I64_MAX
 
 
 def _pick(step_decimals: int, wire: int | None, max_text: str | None, headroom: int) -> int:

@@ -34,6 +34,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, ClassVar
 
 import msgspec
@@ -126,9 +127,9 @@ class _Base(Connection[State]):
     MOVES = TRANSITIONS
     log = log
     TICK_S: ClassVar[float] = 5.0
-    endpoint: ClassVar[str]
-    market: ClassVar[str]  # type: ignore[misc]
-    private: ClassVar[bool]
+    endpoint: str
+    market: str  # the one market the class serves (its `__init__` refuses any other)
+    private: bool
     kinds: ClassVar[frozenset[str]]
 
     def __init__(self, market: str, creds: Credentials | None, env: str) -> None:
@@ -181,7 +182,7 @@ class _PublicStream(_Base):
     private = False
     # Binance's server pings every 20 s and answers ours; a ping every 3 s stays well inside
     # its 5 incoming messages a second, and proves a quiet connection alive within 5 s
-    liveness: ClassVar[Liveness] = Liveness(silent_s=5.0, ping_s=3.0)
+    liveness = Liveness(silent_s=5.0, ping_s=3.0)
     kinds = frozenset({"ticker", "book"})
     MAX_STREAMS: ClassVar[int] = 1024  # per connection (Binance)
     PARAMS_PER_FRAME: ClassVar[int] = 200
@@ -717,8 +718,8 @@ class _PublicStream(_Base):
             elif sym in self._instruments:
                 self._info_wanted.discard(sym)
                 self._open_book(sym)
-                for msg in self._early.pop(sym, ()):
-                    events.extend(self._feed(sym, self._books[sym], msg, ts))
+                for early in self._early.pop(sym, ()):
+                    events.extend(self._feed(sym, self._books[sym], early, ts))
             elif asked is None or sym in asked:
                 self._info_wanted.discard(sym)
                 self._count("unknown_symbols")
@@ -848,7 +849,7 @@ class _UserStream(_Base):
     """A private stream seeded from REST; pushes before the seed are buffered and replayed."""
 
     private = True
-    liveness: ClassVar[Liveness] = PRIVATE  # event-driven: our pings prove it alive
+    liveness = PRIVATE  # event-driven: our pings prove it alive
     MAX_PUSH_BUFFER: ClassVar[int] = 10_000
     AUTH_RETRY_S: ClassVar[float] = 1.0  # a refused subscription / listenKey: retry after this,
     AUTH_RETRY_MAX_S: ClassVar[float] = 60.0  # doubling up to this (auth failures cost weight)
@@ -956,7 +957,7 @@ class _UserStream(_Base):
         for msg in buffered:
             if self._keep(msg):
                 self._count("replayed")
-                events.extend(self._guard(type(msg).__name__, ts, lambda m=msg: self._apply(m, ts)))
+                events.extend(self._guard(type(msg).__name__, ts, partial(self._apply, msg, ts)))
         return events
 
     def _push(self, msg: object, ts: int) -> list[Event]:

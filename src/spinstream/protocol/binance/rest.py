@@ -300,7 +300,8 @@ def build_positions(
 def parse_positions(market: str, body: bytes, ts: int) -> tuple[Position, ...]:
     """positionRisk -> the open positions (source "rest")."""
     _market(market)
-    return parse.parse_usdm_positions(_decode(s.USDM_POSITIONS_DECODER, body, "positions"), ts)
+    rows = _decode(s.USDM_POSITIONS_DECODER, body, "positions")
+    return parse.parse_usdm_positions(rows, ts)
 
 
 def build_open_orders(
@@ -479,6 +480,6 @@ def check_error(status: int, headers: Mapping[str, str], body: bytes) -> None:
         except ValueError:
             retry_s = None
         exc = RateLimited(VENUE, shown, f"{msg} (HTTP {status}, retry after {retry_s} s)")
-        exc.retry_after_s = retry_s  # type: ignore[attr-defined]
+        exc.retry_after_s = retry_s
         raise exc
     raise cls(VENUE, shown, msg or f"HTTP {status}")

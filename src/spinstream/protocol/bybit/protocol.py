@@ -1040,12 +1040,7 @@ class BybitPrivate(_Stream):
                 events.append(AccountUpdate(account=acct))
             for recs, rts, created in seed.buffer:
                 if seed.time_ms is None or created is None or created >= seed.time_ms:
-                    wallet = partial(
-                        self._wallet_events,
-                        recs,
-                        rts,
-                        created,  # type: ignore[arg-type]
-                    )
+                    wallet = partial(self._wallet_events, recs, rts, created)
                     events += self._replay(kind, wallet, ts)
         elif kind == "positions":
             held = {

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -264,10 +265,12 @@ class IgStream(Connection[Login]):
     # -- what the transport reads ---------------------------------------------------------------
 
     @property
-    def counters(self) -> dict[str, int]:
-        """Ours plus the TLCP session's (prefixed "ls_")."""
-        out = dict(self._counters)
-        out.update({f"ls_{k}": v for k, v in self._ls.counters.items()})
+    def counters(self) -> Counter[str]:
+        """Ours plus the TLCP session's (prefixed "ls_"): a snapshot, as a `Counter` like every
+        connection's (a name never counted reads 0)."""
+        out = Counter(self._counters)
+        for k, v in self._ls.counters.items():
+            out[f"ls_{k}"] = v
         return out
 
     @property

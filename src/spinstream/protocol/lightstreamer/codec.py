@@ -298,15 +298,17 @@ def complete_control_link(control_link: str, base_url: str) -> str:
 # server lines: one Struct per TLCP tag
 
 
+# msgspec passes `frozen` down to subclasses; each one also says so, for type checkers, which read
+# a subclass without the keyword as a non-frozen dataclass deriving from a frozen one.
 class _Msg(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     pass
 
 
-class WSOK(_Msg):
+class WSOK(_Msg, frozen=True):
     """The WebSocket is usable for TLCP (answers `wsok`)."""
 
 
-class CONOK(_Msg):
+class CONOK(_Msg, frozen=True):
     """Session created or bound; `control_link` None means "*" (the same host)."""
 
     session_id: str
@@ -315,82 +317,82 @@ class CONOK(_Msg):
     control_link: str | None
 
 
-class CONERR(_Msg):
+class CONERR(_Msg, frozen=True):
     """Session creation or binding refused."""
 
     code: int
     message: str
 
 
-class END(_Msg):
+class END(_Msg, frozen=True):
     """The server closed the session."""
 
     code: int
     message: str
 
 
-class LOOP(_Msg):
+class LOOP(_Msg, frozen=True):
     """Rebind the session on a new connection (`bind_session`); `delay_ms` is advisory."""
 
     delay_ms: int
 
 
-class SYNC(_Msg):
+class SYNC(_Msg, frozen=True):
     """Seconds since session start (only sent when `LS_send_sync` is not false)."""
 
     seconds: int
 
 
-class PROBE(_Msg):
+class PROBE(_Msg, frozen=True):
     """Keepalive: the stream is idle but alive."""
 
 
-class NOOP(_Msg):
+class NOOP(_Msg, frozen=True):
     """Filler: ignore (it still proves the stream alive)."""
 
 
-class SERVNAME(_Msg):
+class SERVNAME(_Msg, frozen=True):
     name: str
 
 
-class CLIENTIP(_Msg):
+class CLIENTIP(_Msg, frozen=True):
     ip: str
 
 
-class CONS(_Msg):
+class CONS(_Msg, frozen=True):
     """Bandwidth constraint: kbit/s, or "unlimited" / "unmanaged"."""
 
     bandwidth: float | str
 
 
-class PROG(_Msg):
+class PROG(_Msg, frozen=True):
     prog: int
 
 
-class REQOK(_Msg):
+class REQOK(_Msg, frozen=True):
     req_id: int | None
 
 
-class REQERR(_Msg):
+class REQERR(_Msg, frozen=True):
     req_id: int
     code: int
     message: str
 
 
-class ERROR(_Msg):
+class ERROR(_Msg, frozen=True):
     """A request could not be handled at all; 1.0.3 treats it as fatal for the session."""
 
     code: int
     message: str
 
 
-class SUBOK(_Msg):
+class SUBOK(_Msg, frozen=True):
     sub_id: int
     n_items: int
     n_fields: int
 
 
-class SUBCMD(_Msg):
+class SUBCMD(_Msg, frozen=True):
     """A COMMAND-mode subscription is active; `key_pos`/`cmd_pos` are 1-based field positions."""
 
     sub_id: int
@@ -400,27 +402,27 @@ class SUBCMD(_Msg):
     cmd_pos: int
 
 
-class UNSUB(_Msg):
+class UNSUB(_Msg, frozen=True):
     sub_id: int
 
 
-class EOS(_Msg):
-    sub_id: int
-    item: int
-
-
-class CS(_Msg):
+class EOS(_Msg, frozen=True):
     sub_id: int
     item: int
 
 
-class OV(_Msg):
+class CS(_Msg, frozen=True):
+    sub_id: int
+    item: int
+
+
+class OV(_Msg, frozen=True):
     sub_id: int
     item: int
     lost: int
 
 
-class CONF(_Msg):
+class CONF(_Msg, frozen=True):
     """Subscription frequency; `max_frequency` None means unlimited."""
 
     sub_id: int
@@ -437,13 +439,13 @@ class Unchanged(enum.Enum):
 UNCHANGED = Unchanged.UNCHANGED
 
 
-class JsonPatch(_Msg):
+class JsonPatch(_Msg, frozen=True):
     """`^P`: an RFC 6902 patch (JSON text) for the previous value."""
 
     patch: str
 
 
-class TextDiff(_Msg):
+class TextDiff(_Msg, frozen=True):
     """`^T`: a TLCP-diff for the previous value."""
 
     diff: str
@@ -452,7 +454,7 @@ class TextDiff(_Msg):
 Value: TypeAlias = str | None | Unchanged | JsonPatch | TextDiff
 
 
-class U(_Msg):
+class U(_Msg, frozen=True):
     """An update: one token per field (item is 1-based)."""
 
     sub_id: int
@@ -460,13 +462,13 @@ class U(_Msg):
     values: tuple[Value, ...]
 
 
-class MSGDONE(_Msg):
+class MSGDONE(_Msg, frozen=True):
     sequence: str
     prog: int
     response: str | None = None
 
 
-class MSGFAIL(_Msg):
+class MSGFAIL(_Msg, frozen=True):
     sequence: str
     prog: int
     code: int

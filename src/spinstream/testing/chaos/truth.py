@@ -166,12 +166,12 @@ class Truth:
 
     # -------------------------------------------------------------- lookups (any thread)
 
-    def _px(self, x: float) -> int | None:
+    def _px(self, x: float | None) -> int | None:
         if x is None or not math.isfinite(x):
             return None
         return round(x / self.tick_f)
 
-    def _qty(self, x: float) -> int | None:
+    def _qty(self, x: float | None) -> int | None:
         if x is None or not math.isfinite(x):
             return None
         return round(x * self.qty_unit / self.step_f)

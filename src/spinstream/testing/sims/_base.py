@@ -786,7 +786,7 @@ class MatchingEngine:
         reduce_only: bool = False,
         quote_qty: Decimal | None = None,
         venue_type: str = "",
-        extra: dict[str, object] | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> SimOrder:
         """Validate, accept, match and (for GTC limits) rest an order; returns it.
 
@@ -925,6 +925,7 @@ class MatchingEngine:
         if qty is not None and qty <= order.filled:
             raise OrderError("invalid_qty", "quantity below filled")
         new_price = price if price is not None else order.price
+        assert new_price is not None  # an open order rests at its price (`SimBook.add_user`)
         if self._crosses_mm(self.book(inst), order.side, new_price):
             raise OrderError("post_only_would_take", "amended order would immediately match")
         acct = self.accounts[account]
@@ -1781,9 +1782,9 @@ class SimExchange:
         site = web.TCPSite(runner, self.host, self._want_port, reuse_address=True)
         await site.start()
         self._runner = runner
-        server = site._server
-        assert server is not None and server.sockets
-        self._port = server.sockets[0].getsockname()[1]
+        bound = runner.addresses  # getsockname() of each listening socket: one site, ours
+        assert bound
+        self._port = int(bound[0][1])
         if self.tick_interval:
             self._ticker = asyncio.ensure_future(self._tick_loop())
         log.info("sim %s serving on %s", self.venue, self.base_http)

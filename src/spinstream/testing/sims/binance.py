@@ -574,7 +574,7 @@ class BinanceSim(SimExchange):
                 }
             elif request.method == "POST" and request.path == "/fapi/v1/order":
                 extra = {"X-MBX-ORDER-COUNT-1M": str(self.stats.orders_placed)}
-            return self._json(out, 200, market, extra)  # type: ignore[arg-type]
+            return self._json(out, 200, market, extra)
 
         return handler
 
@@ -960,7 +960,7 @@ class BinanceSim(SimExchange):
     def _spot_account(self, request: web.Request, p: Params) -> Json:
         acct = self.engine.accounts[SPOT_ACCOUNT]
         omit_zero = p.get("omitZeroBalances") == "true"
-        balances = [
+        balances: list[Json] = [
             {"asset": b.asset, "free": _d8(b.free), "locked": _d8(b.locked)}
             for b in acct.balances.values()
             if not (omit_zero and b.wallet == 0)
@@ -1924,12 +1924,12 @@ class BinanceSim(SimExchange):
         n = 0
         for k in keys:
             self._listen_keys.pop(k, None)
-            ev = {"e": "listenKeyExpired", "E": now_ms(), "listenKey": k}
+            ev: Json = {"e": "listenKeyExpired", "E": now_ms(), "listenKey": k}
             for conn in self.connections("futures-private"):
                 lks = conn.data.get("listen_keys")
                 if isinstance(lks, dict) and k in lks:
                     allowed = lks[k]
-                    if allowed is None or "listenKeyExpired" in allowed:  # type: ignore[operator]
+                    if allowed is None or "listenKeyExpired" in allowed:
                         self._send_stream(conn, k, ev)
                         n += 1
                     lks[k] = frozenset()  # dead: deliver nothing more
@@ -1981,7 +1981,8 @@ class BinanceSim(SimExchange):
                     conn.subscriptions.discard(s)
             conn.send({"result": None, "id": rid})
         elif method == "LIST_SUBSCRIPTIONS":
-            conn.send({"result": sorted(conn.subscriptions), "id": rid})
+            subscribed: list[Json] = [*sorted(conn.subscriptions)]
+            conn.send({"result": subscribed, "id": rid})
         elif method == "SET_PROPERTY":
             if not (isinstance(params, list) and len(params) == 2 and params[0] == "combined"):
                 conn.send({"code": 0, "msg": "Unknown property", "id": rid})

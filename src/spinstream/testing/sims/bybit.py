@@ -24,7 +24,7 @@ both, every stream keyed by (category, symbol)) on one aiohttp app, built on `Si
   no change), `tickers.{sym}` (linear: snapshot then deltas of the changed fields, `cs`;
   spot: snapshots only), `publicTrade.{sym}`, `kline.{interval}.{sym}`. Key order, number
   formats (linear prices at `priceScale` decimals, spot stripped) and acks follow the
-  recorded frames in `../shared/fixtures/recorded/BYBIT.jsonl` (spot and linear acks and
+  recorded frames in `tests/fixtures/recorded/BYBIT.jsonl.gz` (spot and linear acks and
   pongs differ). `{"op":"ping"}` is answered in each stream's format.
 - Private WS `/v5/private`: `{"op":"auth","args":[key, expires, hex HMAC(secret,
   "GET/realtime" + expires)]}` with `expires` in the future; `order`, `execution`,

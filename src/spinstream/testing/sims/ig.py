@@ -112,7 +112,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -377,6 +377,21 @@ class IgClientSession:
     refresh_token: str | None = None
     access_expiry: float = 0.0  # monotonic
     alive: bool = True
+
+
+class _Deal(TypedDict):
+    """A deal request's fields that every confirm of it repeats (`_confirm`'s keywords)."""
+
+    epic: str
+    deal_id: str
+    direction: str
+    size: Decimal
+
+
+class _OrderDeal(_Deal):
+    """A working-order request's: the deal's and its level."""
+
+    level: Decimal
 
 
 @dataclass
@@ -1728,7 +1743,7 @@ class IgSim(SimExchange):
         deal_id = self._deal_id()
         epic = str(body["epic"])
         m = self.markets.get(epic)
-        base = {"epic": epic, "deal_id": deal_id, "direction": direction, "size": size}
+        base: _Deal = {"epic": epic, "deal_id": deal_id, "direction": direction, "size": size}
         if m is None:
             return self._reject(acc.account_id, ref, reason="INSTRUMENT_NOT_FOUND", **base)
         bad = self._validate_size(m, size)
@@ -2084,7 +2099,7 @@ class IgSim(SimExchange):
         deal_id = self._deal_id()
         epic = str(body["epic"])
         m = self.markets.get(epic)
-        base = {
+        base: _OrderDeal = {
             "epic": epic,
             "deal_id": deal_id,
             "direction": direction,
@@ -2335,7 +2350,7 @@ class IgSim(SimExchange):
         res = self._resolution(q.get("resolution"))
         try:
             max_n = int(q.get("max") or 10)
-            page_size = int(q.get("pageSize") if q.get("pageSize") not in (None, "") else 20)
+            page_size = int(q.get("pageSize") or 20)  # absent or empty: 20
             page_no = int(q.get("pageNumber") or 1)
             start = _parse_time(q["from"]) if q.get("from") else None
             end = _parse_time(q["to"]) if q.get("to") else None
