@@ -30,6 +30,9 @@ epics = ["CS.D.EURUSD.CFD.IP"]
 
 IG logs in with an identifier (user name) besides its API key and password: `api_key_env`
 names the API key, `api_secret_env` the password, and `identifier_env` the identifier.
+
+Every option, its type, default and range is defined (and documented) once, in
+`spinstream.config.VenueConfig`; `spinstream config schema` prints it as a JSON Schema.
 """
 
 from __future__ import annotations
@@ -37,24 +40,28 @@ from __future__ import annotations
 import importlib
 import keyword
 import os
-import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
+import msgspec
+
+from spinstream.config import (
+    WARM_TIMEOUT_S,
+    Env,
+    SpinstreamConfig,
+    VenueConfig,
+    decode,
+    dotted_error,
+    read,
+)
 from spinstream.credentials import Credentials
 from spinstream.errors import ConfigError, UnsupportedError
 
 if TYPE_CHECKING:
     from spinstream.ctx import AsyncVenueClient
     from spinstream.runtime import Runtime
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["AccountConfig", "Workspace", "KNOWN_VENUES", "parse_symbols"]
 
@@ -65,8 +72,9 @@ KNOWN_VENUES: dict[str, str] = {
     "ig": "spinstream.protocol.ig",
     "okx": "spinstream.protocol.okx",
 }
-ENVS = ("live", "testnet", "demo")
-WARM_TIMEOUT_S = 10.0
+ENVS: tuple[str, ...] = get_args(Env)
+# the options checked by VenueConfig's types and ranges, whichever way an account is built
+_TUNABLES = ("rest_wait_s", "max_age_s", "silent_s", "lag_s", "book_depth", "warm_timeout_s")
 
 
 def parse_symbols(
@@ -100,7 +108,12 @@ def parse_symbols(
 
 @dataclass(frozen=True, slots=True)
 class AccountConfig:
-    """One venue account: its ctx name (`alias`), venue, environment, credentials, URL overrides."""
+    """One venue account: its ctx name (`alias`), venue, environment, credentials, URL overrides.
+
+    The other fields are the options of a `[venues.<alias>]` table, with the meaning, default
+    and range `spinstream.config.VenueConfig` documents (None: unset); they are checked by the
+    same rules whether the account comes from a file or from Python.
+    """
 
     alias: str
     venue: str
@@ -108,21 +121,14 @@ class AccountConfig:
     credentials: Credentials | None = None
     urls: Mapping[str, str] = field(default_factory=dict)
     identifier: str | None = None  # IG: the login user name (the password is the api_secret)
-    # when a REST budget is spent: None waits for the next slot; a number fails fast with
-    # RateLimited (code "local") if the wait would be longer than that many seconds
     rest_wait_s: float | None = None
-    # freshness: a cached value known current longer ago than max_age_s answers from REST
-    # (None: any servable value); silent_s overrides the protocol's silence window (a stall is
-    # stale after this long; market data never above 10 s); lag_s the lag threshold (2 s)
     max_age_s: float | None = None
     silent_s: float | None = None
     lag_s: float | None = None
-    # warm-up (server mode): what the runtime streams before a worker's first tick, besides
-    # the private streams. "SYMBOL" (default market) or "market:SYMBOL"; IG: `epics`.
     symbols: tuple[str, ...] = ()
     epics: tuple[str, ...] = ()
-    book_depth: int | None = None  # levels kept per streamed book (None: the venue's default)
-    warm_timeout_s: float = WARM_TIMEOUT_S  # how long the first tick waits for the warm-up
+    book_depth: int | None = None
+    warm_timeout_s: float = WARM_TIMEOUT_S
 
     def __post_init__(self) -> None:
         if not self.alias.isidentifier() or keyword.iskeyword(self.alias):
@@ -133,19 +139,12 @@ class AccountConfig:
             )
         if self.env not in ENVS:
             raise ConfigError(f"{self.alias}: env must be one of {ENVS}, not {self.env!r}")
-        if self.rest_wait_s is not None and not self.rest_wait_s >= 0:
-            raise ConfigError(f"{self.alias}: rest_wait_s must be >= 0 seconds (or unset)")
-        for name in ("max_age_s", "silent_s", "lag_s"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
-                raise ConfigError(f"{self.alias}: {name} must be a number of seconds")
-            if v is not None and not v > 0:
-                raise ConfigError(f"{self.alias}: {name} must be > 0 seconds (or unset)")
-        if self.silent_s is not None and self.silent_s > 10.0:
-            raise ConfigError(
-                f"{self.alias}: silent_s must be at most 10 s (a market-data stall must be "
-                "found within 10 s)"
-            )
+        given = {n: v for n in _TUNABLES if (v := getattr(self, n)) is not None}
+        try:  # types and ranges: VenueConfig's, the one place they are written
+            msgspec.convert(given, VenueConfig)
+        except msgspec.ValidationError as exc:
+            msg = dotted_error(exc, given, struct=VenueConfig)
+            raise ConfigError(f"{self.alias}: {msg}") from None
         for name in ("symbols", "epics"):  # lists are welcome; kept as tuples (hashable)
             v = getattr(self, name)
             if isinstance(v, list):
@@ -153,12 +152,6 @@ class AccountConfig:
         if self.epics and self.venue != "ig":
             raise ConfigError(f"{self.alias}: epics are IG's; {self.venue} takes symbols")
         self.declared()  # a bad list or market fails here, at configuration
-        d = self.book_depth
-        if d is not None and (isinstance(d, bool) or not isinstance(d, int) or d <= 0):
-            raise ConfigError(f"{self.alias}: book_depth must be a positive whole number")
-        w = self.warm_timeout_s
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not w > 0:
-            raise ConfigError(f"{self.alias}: warm_timeout_s must be > 0 seconds")
 
     def declared(self) -> tuple[tuple[str, str], ...]:
         """The (market, symbol) pairs to warm: `symbols` and (IG) `epics`."""
@@ -188,12 +181,60 @@ class AccountConfig:
         return self.urls[key].rstrip("/") + url[len(best) :]
 
 
-def _wait(alias: str, value: object, name: str = "rest_wait_s") -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"[venues.{alias}] {name} must be a number of seconds")
-    return float(value)
+def _opt(value: Any) -> Any:
+    """A decoded option, UNSET as None."""
+    return None if value is msgspec.UNSET else value
+
+
+def _account(alias: str, v: VenueConfig, secrets: bool = True) -> AccountConfig:
+    """The AccountConfig of one decoded `[venues.ALIAS]` table; with SECRETS the credentials
+    and IG identifier are read from the environment variables the table names.
+
+    Raises:
+        ConfigError: the cross-option rules (both key and secret, OKX's passphrase), an unset
+            environment variable, or AccountConfig's own checks; named by the table's path.
+    """
+    where = f"venues.{alias}" if alias.isidentifier() else f'venues."{alias}"'
+    venue = _opt(v.venue) or alias
+    kv, sv, pv = _opt(v.api_key_env), _opt(v.api_secret_env), _opt(v.api_passphrase_env)
+    creds = None
+    if kv or sv:
+        if not (kv and sv):
+            raise ConfigError(f"{where}: set both api_key_env and api_secret_env")
+        if pv is None and venue == "okx":  # OKX signs with a passphrase too
+            raise ConfigError(f"{where}: okx keys need api_passphrase_env too")
+        if secrets:
+            try:
+                creds = Credentials.from_env(kv, sv, pv)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+    identifier = None
+    iv = _opt(v.identifier_env)
+    if iv is not None and secrets:
+        identifier = os.environ.get(iv)
+        if not identifier:
+            raise ConfigError(f"{where}: environment variable(s) not set: {iv}")
+    try:
+        return AccountConfig(
+            alias=alias,
+            venue=venue,
+            env=v.env,
+            credentials=creds,
+            urls=dict(v.urls),
+            identifier=identifier,
+            rest_wait_s=_opt(v.rest_wait_s),
+            max_age_s=_opt(v.max_age_s),
+            silent_s=_opt(v.silent_s),
+            lag_s=_opt(v.lag_s),
+            symbols=tuple(v.symbols),
+            epics=tuple(v.epics),
+            book_depth=_opt(v.book_depth),
+            warm_timeout_s=v.warm_timeout_s,
+        )
+    except ConfigError as exc:
+        msg = str(exc)
+        msg = msg[len(alias) + 2 :] if msg.startswith(f"{alias}: ") else msg
+        raise ConfigError(f"{where}: {msg}") from None
 
 
 class Workspace:
@@ -220,75 +261,20 @@ class Workspace:
 
     @classmethod
     def from_dict(cls, config: Mapping[str, Any]) -> Workspace:
-        """Build from a parsed `spinstream.toml` (the `[venues.*]` tables)."""
-        venues = config.get("venues")
-        if not isinstance(venues, Mapping) or not venues:
-            raise ConfigError("config has no [venues.<name>] table")
-        accounts = []
-        for alias, v in venues.items():
-            if not isinstance(v, Mapping):
-                raise ConfigError(f"[venues.{alias}] must be a table")
-            unknown = set(v) - {
-                "venue", "env", "api_key_env", "api_secret_env", "api_passphrase_env",
-                "identifier_env", "urls",
-                "rest_wait_s", "max_age_s", "silent_s", "lag_s", "symbols", "epics",
-                "book_depth", "warm_timeout_s",
-            }  # fmt: skip
-            if unknown:
-                raise ConfigError(f"[venues.{alias}]: unknown keys {sorted(unknown)}")
-            if "api_key" in v or "api_secret" in v:  # pragma: no cover - caught by `unknown`
-                raise ConfigError("put secrets in environment variables, not in the file")
-            creds = None
-            kv, sv = v.get("api_key_env"), v.get("api_secret_env")
-            if kv or sv:
-                if not (kv and sv):
-                    raise ConfigError(f"[venues.{alias}]: set both api_key_env and api_secret_env")
-                pv = v.get("api_passphrase_env")  # OKX signs with a passphrase too
-                if pv is not None and not isinstance(pv, str):
-                    raise ConfigError(f"[venues.{alias}]: api_passphrase_env must be a name")
-                if pv is None and v.get("venue", alias) == "okx":
-                    raise ConfigError(f"[venues.{alias}]: okx keys need api_passphrase_env too")
-                creds = Credentials.from_env(kv, sv, pv)
-            identifier = None
-            iv = v.get("identifier_env")
-            if iv is not None:
-                if not isinstance(iv, str) or not os.environ.get(iv):
-                    raise ConfigError(f"environment variable(s) not set: {iv}")
-                identifier = os.environ[iv]
-            urls = v.get("urls", {})
-            if not isinstance(urls, Mapping) or not all(isinstance(x, str) for x in urls.values()):
-                raise ConfigError(f"[venues.{alias}.urls] must map URLs to URLs")
-            accounts.append(
-                AccountConfig(
-                    alias=alias,
-                    venue=v.get("venue", alias),
-                    env=v.get("env", "live"),
-                    credentials=creds,
-                    urls=dict(urls),
-                    identifier=identifier,
-                    rest_wait_s=_wait(alias, v.get("rest_wait_s")),
-                    max_age_s=_wait(alias, v.get("max_age_s"), "max_age_s"),
-                    silent_s=_wait(alias, v.get("silent_s"), "silent_s"),
-                    lag_s=_wait(alias, v.get("lag_s"), "lag_s"),
-                    symbols=v.get("symbols", ()),
-                    epics=v.get("epics", ()),
-                    book_depth=v.get("book_depth"),
-                    warm_timeout_s=v.get("warm_timeout_s", WARM_TIMEOUT_S),
-                )
-            )
-        return cls(accounts)
+        """Build from a parsed `spinstream.toml` (the `[venues.*]` tables; every option is in
+        `spinstream.config.VenueConfig`), secrets from the environment variables it names."""
+        return cls.from_config(decode(config))
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Workspace:
         """Read `spinstream.toml`."""
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {p}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{p}: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_config(read(path))
+
+    @classmethod
+    def from_config(cls, config: SpinstreamConfig, *, secrets: bool = True) -> Workspace:
+        """Build from a decoded config. SECRETS=False leaves credentials and the IG identifier
+        out (no environment variable is read): every other rule is still checked."""
+        return cls([_account(alias, v, secrets) for alias, v in config.venues.items()])
 
     # ------------------------------------------------------------------ runtime
 
