@@ -391,6 +391,13 @@ class AccountRuntime:
             "connections": conns,
             "stale": self.runtime.store.stale_list(self.alias),
             "calls": dict(self.counts),
+            # REST requests per priority: sent, made to wait for budget, refused (fail fast)
+            "rest": {
+                "sent": dict(self.http.sent),
+                "waited": dict(self.http.waited),
+                "refused": dict(self.http.refused),
+                "rate_limited": self.http.rate_limited,
+            },
         }
 
     async def close(self) -> None:
