@@ -1,5 +1,6 @@
 """The `spinstream` command line: `demo` (offline), `sim` (serve a simulated venue), `chaos`,
-`version`."""
+`config` (check a spinstream.toml, print its schema), `serve` (the control page), `status` (of a
+running serve), `version`."""
 
 from __future__ import annotations
 
@@ -27,7 +28,33 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--mode", choices=("server", "browser"), default=None, help="default: server")
     r.add_argument("--interval", type=float, default=None, help="seconds between calls")
     r.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    d.add_argument(
+        "--serve", action="store_true", help="serve the control page over the simulators instead"
+    )
+    d.add_argument("--port", type=int, default=8765, help="--serve: the page's port (8765)")
+    sv = sub.add_parser("serve", help="the worker control page and its JSON API (see README)")
+    sv.add_argument("--config", default="spinstream.toml", help="workspace config (TOML)")
+    sv.add_argument("--host", default="127.0.0.1", help="bind address (beyond loopback: token)")
+    sv.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    sv.add_argument(
+        "--strategies", action="append", metavar="DIR", help="allow strategy files from DIR"
+    )
+    st = sub.add_parser("status", help="state of a running serve; exit 1 when unhealthy")
+    st.add_argument("--url", default="http://127.0.0.1:8765", help="the serve's URL")
+    st.add_argument("--json", action="store_true", help="print /api/status as JSON")
+    st.add_argument("--watch", action="store_true", help="refresh every 2 s until interrupted")
+    st.add_argument("--token", default=None, help="default: $SPINSTREAM_SERVE_TOKEN")
     sub.add_parser("version", help="print the version and which core is loaded")
+    cf = sub.add_parser("config", help="check a spinstream.toml, or print its JSON Schema")
+    csub = cf.add_subparsers(dest="config_cmd", required=True)
+    cc = csub.add_parser(
+        "check", help="validate a config file: exit 0 and a summary, or the option's path and why"
+    )
+    cc.add_argument("file", nargs="?", default="spinstream.toml", help="default: spinstream.toml")
+    cc.add_argument(
+        "--env", action="store_true", help="also require the environment variables it names"
+    )
+    csub.add_parser("schema", help="print the JSON Schema of spinstream.toml (for editors)")
     ch = sub.add_parser(
         "chaos", help="run the chaos suite over the simulators (see docs/chaos.md)", add_help=False
     )
@@ -77,6 +104,34 @@ def _run_sim(venue: str, port: int, seed: int) -> int:
     return 0
 
 
+def _config(cmd: str, file: str, need_env: bool) -> int:
+    """`config schema`: print the JSON Schema. `config check FILE`: decode FILE and build its
+    workspace (no connection, no secret read unless --env); one summary line, exit 0, or the
+    failing option's dotted path and why on stderr, exit 1."""
+    import json
+    import os
+
+    from spinstream.config import json_schema, read
+    from spinstream.errors import ConfigError
+    from spinstream.workspace import Workspace
+
+    if cmd == "schema":
+        print(json.dumps(json_schema(), indent=2))
+        return 0
+    try:
+        cfg = read(file)
+        ws = Workspace.from_config(cfg, secrets=need_env)
+    except ConfigError as exc:
+        msg = str(exc)
+        print(msg if file in msg else f"{file}: {msg}", file=sys.stderr)
+        return 1
+    unset = sorted({n for v in cfg.venues.values() for n in v.env_vars() if not os.environ.get(n)})
+    accounts = ", ".join(f"{a.alias} ({a.venue} {a.env})" for a in ws.accounts.values())
+    note = f"; environment variables not set here: {', '.join(unset)}" if unset else ""
+    print(f"{file}: valid: {len(ws.accounts)} account(s): {accounts}{note}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `spinstream` script; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -97,6 +152,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"spinstream {__version__} (compiled core: {_core.EXTENSIONS})")
         return 0
+    if args.cmd == "demo" and args.serve:
+        from spinstream.serve.demo import run_demo_serve
+
+        logging.getLogger().setLevel(logging.INFO)  # the page shows each worker's log lines
+        handler.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+        return run_demo_serve(port=args.port)
+    if args.cmd == "serve":
+        from spinstream.errors import ConfigError
+        from spinstream.serve.run import load_serve_config, run_serve
+
+        try:
+            cfg = load_serve_config(args.config, args.strategies, args.host, args.port)
+        except ConfigError as exc:
+            print(f"spinstream serve: {exc}", file=sys.stderr)
+            return 2
+        return run_serve(cfg)
+    if args.cmd == "status":
+        from spinstream.serve.status import run_status
+
+        return run_status(args.url, args.json, args.watch, args.token)
     if args.cmd == "demo":
         from spinstream.demo import run_demo
 
@@ -107,4 +182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_file(args.strategy, args.config, args.mode, args.interval, args.seconds)
     if args.cmd == "sim":
         return _run_sim(args.venue, args.port, args.seed)
+    if args.cmd == "config":
+        return _config(args.config_cmd, getattr(args, "file", ""), getattr(args, "env", False))
     return 2  # pragma: no cover - argparse rejects unknown commands
