@@ -126,9 +126,11 @@ class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froz
     ] = msgspec.field(default_factory=list)
     book_depth: Annotated[
         Annotated[int, Meta(gt=0)] | UnsetType,
-        Meta(description="Levels kept per streamed order book (default: the venue's); where "
-             "the venue streams fixed depths, the smallest that covers it (Bybit 50/200/1000, "
-             "OKX 1 bbo-tbt, 5 books5, 400 books)."),
+        Meta(
+            description="Levels kept per streamed order book (default: the venue's); where "
+            "the venue streams fixed depths, the smallest that covers it (Bybit 50/200/1000, "
+            "OKX 1 bbo-tbt, 5 books5, 400 books)."
+        ),
     ] = UNSET
     warm_timeout_s: Annotated[
         _Seconds,
