@@ -266,6 +266,7 @@ class _Base:
         if market is None and self._server and age is None:
             e = self._tickers.get(symbol)
             if e is not None and e.fresh and (e.link is None or e.link.live):
+                e.reads += 1  # the fast path's count (as the compiled sync get_ticker's)
                 # the ticker table holds Tickers (no cast(): a function call on the hit path)
                 return e.value  # type: ignore[return-value]
         m = self._acct.market(market)
@@ -273,6 +274,7 @@ class _Base:
             now = self._clock.ns() if age is not None else 0
             t = self._store.ticker(self._alias, m, symbol, age, now)
             if t is not None:
+                self._hit("ticker")
                 return t
         self._miss(m, "ticker", symbol)
         return self._calls.ticker(m, symbol)

@@ -382,6 +382,13 @@ class AccountRuntime:
         self.rest.check_error(status, headers, body)
         return HttpResponse(status, headers, body)
 
+    def _calls(self) -> dict[str, int]:
+        calls = dict(self.counts)
+        fast = self.runtime.store.ticker_reads(self.alias)
+        if fast:
+            calls["hit:ticker"] = calls.get("hit:ticker", 0) + fast
+        return calls
+
     def status(self) -> dict[str, Any]:
         """This account's connections, stale items and REST use (no secrets); any thread."""
         conns = [c.status() for c in list(self.connections.values())]
@@ -390,7 +397,8 @@ class AccountRuntime:
             "env": self.cfg.env,
             "connections": conns,
             "stale": self.runtime.store.stale_list(self.alias),
-            "calls": dict(self.counts),
+            # hit:<kind> / rest:<kind> per verb; hit:ticker adds get_ticker's fast-path reads
+            "calls": self._calls(),
             # REST requests per priority: sent, made to wait for budget, refused (fail fast)
             "rest": {
                 "sent": dict(self.http.sent),

@@ -39,6 +39,15 @@ def test_ticker_rest_on_miss_then_cached(workspace, venue) -> None:
     m = DERIV[venue]
     assert c.get_ticker("ETHUSDT", market=m).source == "rest"
     wait_for(lambda: c.get_ticker("ETHUSDT", market=m).source == "ws", what="cached deriv ticker")
+    # every answer is counted, a cached one (the fast path's included) as a REST call saved
+    def answered() -> int:
+        calls = c._rt.account(venue).status()["calls"]  # noqa: SLF001
+        return int(calls.get("hit:ticker", 0) + calls.get("rest:ticker", 0))
+
+    before = answered()
+    for _ in range(100):
+        c.get_ticker("BTCUSDT")
+    assert answered() >= before + 100
 
 
 def test_orderbook_rest_on_miss_then_cached(workspace, venue) -> None:

@@ -58,6 +58,7 @@ cdef class Entry:
     cdef public bint fresh
     cdef public long long last_update
     cdef public Link link
+    cdef public unsigned long long reads  # answers served from it by `get_ticker`'s fast path
 
     def __init__(self, value, long long last_update, Link link=None):
         self.value = value
@@ -108,5 +109,6 @@ cdef class FastReads:
             if p is not NULL:
                 e = <Entry>p
                 if e.fresh and (e.link is None or e.link.live):
+                    e.reads += 1
                     return e.value
         return self._get_ticker_slow(symbol, market, max_age_s)

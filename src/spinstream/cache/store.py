@@ -319,6 +319,13 @@ class Store:
                 return e.value  # type: ignore[return-value]
         return None
 
+    def ticker_reads(self, alias: str) -> int:
+        """Tickers of ALIAS served by `get_ticker`'s fast path (each a REST call saved)."""
+        return sum(
+            e.reads for (a, _), table in list(self._tickers.items()) if a == alias
+            for e in list(table.values())
+        )  # fmt: skip
+
     def orderbook(
         self,
         alias: str,

@@ -51,6 +51,8 @@ def test_fast_reads_serves_fresh_entries_and_defers_the_rest(entry) -> None:
     table["ETH"] = entry.Entry("eth", 2)  # the live table: new symbols show at once
     assert c.get_ticker("ETH") == "eth"
     assert c.slow_calls == [("X", None), ("BTC", "usdm"), ("BTC", None)]
+    # each answer from the fast path is counted on its entry (a REST call saved; status shows it)
+    assert (table["BTC"].reads, table["ETH"].reads) == (1, 1)
 
 
 def test_link_gates_the_entries_it_feeds(entry) -> None:

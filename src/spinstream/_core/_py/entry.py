@@ -46,13 +46,14 @@ class Entry:
     while both the entry is fresh and its link is live.
     """
 
-    __slots__ = ("value", "fresh", "last_update", "link")
+    __slots__ = ("value", "fresh", "last_update", "link", "reads")
 
     def __init__(self, value: object, last_update: int, link: Link | None = None) -> None:
         self.value = value
         self.fresh = True
         self.last_update = last_update
         self.link = link
+        self.reads = 0  # answers served from it by `get_ticker`'s fast path
 
     def refresh(self, value: object, last_update: int) -> None:
         """A new fresh value (one call instead of three attribute writes: the per-frame path)."""
@@ -98,5 +99,6 @@ class FastReads:
             if e is not None and e.fresh:
                 link = e.link
                 if link is None or link.live:
+                    e.reads += 1
                     return e.value
         return self._get_ticker_slow(symbol, market, max_age_s)  # type: ignore[attr-defined]
