@@ -107,7 +107,7 @@ function renderVenues(accounts) {
     const sent = Object.entries((a.rest || {}).sent || {}).map(([k, v]) => `${esc(k)} ${v}`).join(", ");
     out.push(`<div class="acct" data-account="${esc(alias)}"><h3>${esc(alias)} <span class="muted">${esc(a.venue)} · env ${esc(a.env)}
       ${a.server_only ? "· server-only" : ""} · declared: ${esc(a.declared.join(", ") || "none")}
-      · <span title="reads answered from the stream cache (books, balances, positions, orders; ticker hits are not counted on their hot path)">REST calls saved</span> <b class="saved">${a.saved}</b> · REST sent ${sent || "0"}
+      · <span title="reads answered from the stream cache (tickers, books, balances, positions, orders)">REST calls saved</span> <b class="saved">${a.saved}</b> · REST sent ${sent || "0"}
       · stale <b class="stale-count">${a.stale.length}</b></span></h3>`);
     if (!a.started) { out.push(`<div class="muted">not started (deploy a worker)</div></div>`); continue; }
     out.push(`<div class="muted">REST budget: ${buckets || "–"}</div>`);
