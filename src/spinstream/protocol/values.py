@@ -15,7 +15,16 @@ from __future__ import annotations
 
 from spinstream.errors import ParseError
 
-__all__ = ["INF", "finite", "nonneg", "opt_finite", "opt_nonneg", "opt_positive", "positive"]
+__all__ = [
+    "INF",
+    "finite",
+    "nonneg",
+    "opt_finite",
+    "opt_nonneg",
+    "opt_positive",
+    "positive",
+    "stamp",
+]
 
 INF = float("inf")
 
@@ -54,3 +63,12 @@ def opt_positive(v: float | None, what: str) -> float | None:
 def opt_nonneg(v: float | None, what: str) -> float | None:
     """`nonneg`, with None (no value) passed through."""
     return v if v is None else nonneg(v, what)
+
+
+def stamp(text: str) -> int:
+    """A venue's integer time text (e.g. an update time in ms) for ordering states; -1 when
+    absent or not an integer, so that any real time orders after it."""
+    try:
+        return int(text)
+    except ValueError:
+        return -1

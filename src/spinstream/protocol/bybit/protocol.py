@@ -68,6 +68,7 @@ from spinstream.protocol.events import (
     TickerUpdate,
     TradeUpdate,
 )
+from spinstream.protocol.values import stamp
 
 from . import auth, parse, rest, schemas
 
@@ -1201,16 +1202,9 @@ def _check_seed(kind: str, items: tuple[object, ...], ts: int) -> None:
             parse.parse_order(x, ts, "rest")
 
 
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return -1
-
-
 def _order_newer(push: schemas.OrderData, seeded: schemas.OrderData | None) -> bool:
     """A buffered order push applies unless the seed holds a later state of that order."""
-    return seeded is None or _int(push.updatedTime) >= _int(seeded.updatedTime)
+    return seeded is None or stamp(push.updatedTime) >= stamp(seeded.updatedTime)
 
 
 def _position_newer(push: schemas.PositionData, seeded: schemas.PositionData | None) -> bool:
@@ -1219,4 +1213,4 @@ def _position_newer(push: schemas.PositionData, seeded: schemas.PositionData | N
         return True
     if push.seq is not None and seeded.seq is not None and push.seq != seeded.seq:
         return push.seq > seeded.seq
-    return _int(push.updatedTime) >= _int(seeded.updatedTime)
+    return stamp(push.updatedTime) >= stamp(seeded.updatedTime)

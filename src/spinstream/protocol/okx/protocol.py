@@ -57,6 +57,7 @@ from spinstream.protocol.events import (
     Subscribed,
     TickerUpdate,
 )
+from spinstream.protocol.values import stamp
 
 from . import auth, parse, rest, schemas
 from .parse import Instrument
@@ -930,10 +931,10 @@ class OkxPrivate(Connection[Session]):
         """The account snapshot is in: the full account, then the held updates not older."""
         full = parse.parse_account(self.market, data, ts, "ws")
         events: list[Event] = [AccountUpdate(account=full)]
-        snap = max((_int(a.uTime) for a in data), default=-1)
+        snap = max((stamp(a.uTime) for a in data), default=-1)
         for items, rts in self._take_held("account"):
             newer = tuple(
-                a for a in items if isinstance(a, schemas.AccountData) and _int(a.uTime) >= snap
+                a for a in items if isinstance(a, schemas.AccountData) and stamp(a.uTime) >= snap
             )
             if newer:
                 acct = parse.parse_account(self.market, newer, rts, "ws")
@@ -972,7 +973,7 @@ class OkxPrivate(Connection[Session]):
 
     def _positions_full(self, data: tuple[schemas.PositionData, ...], ts: int) -> list[Event]:
         """The positions snapshot is in: all of them, then the held updates not older."""
-        snap = {(p.instId, p.posSide): _int(p.uTime) for p in data}
+        snap = {(p.instId, p.posSide): stamp(p.uTime) for p in data}
         events: list[Event] = [
             PositionUpdate(
                 venue=VENUE,
@@ -987,7 +988,7 @@ class OkxPrivate(Connection[Session]):
                 p
                 for p in items
                 if isinstance(p, schemas.PositionData)
-                and _int(p.uTime) >= snap.get((p.instId, p.posSide), -1)
+                and stamp(p.uTime) >= snap.get((p.instId, p.posSide), -1)
             )
             if newer:
                 events.append(
@@ -1106,13 +1107,6 @@ class OkxPrivate(Connection[Session]):
         return [OrderUpdate(venue=VENUE, market=self.market, orders=orders, ts_recv=ts)]
 
 
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        return -1
-
-
 def _order_newer(push: schemas.OrderData, seeded: schemas.OrderData | None) -> bool:
     """A held order push applies unless the seed holds a later state of that order."""
-    return seeded is None or _int(push.uTime) >= _int(seeded.uTime)
+    return seeded is None or stamp(push.uTime) >= stamp(seeded.uTime)
