@@ -24,11 +24,12 @@ tick_interval=0.05)`. Every name the plugin adds starts with `spinstream_`.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
+
+from spinstream.testing.polling import wait_for
 
 if TYPE_CHECKING:
     from spinstream.ctx import Context
@@ -140,18 +141,8 @@ class SimVenues:
 
         return Context(self.workspace(*venues, **options), mode)
 
-    @staticmethod
-    def wait_for(pred: Callable[[], T], timeout_s: float = 30.0, what: str = "condition") -> T:
-        """Poll PRED until it returns something truthy and return that; AssertionError after
-        TIMEOUT_S (state arrives over real sockets: wait for it, never sleep a fixed time)."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            out = pred()
-            if out:
-                return out
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-            time.sleep(0.02)
+    #: poll a predicate until it returns something truthy, with a deadline
+    wait_for = staticmethod(wait_for)
 
     def close(self) -> None:
         """Close the workspaces made here, then stop the simulators."""
