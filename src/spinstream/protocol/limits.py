@@ -23,8 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import quote
+
+import msgspec
+
+from spinstream.protocol.events import RestRequest
 
 __all__ = [
     "PRIORITIES",
@@ -147,6 +153,24 @@ class Endpoint:
     base: str
     cost: dict[str, int]
     signed: bool = False
+
+    def request(self, params: Mapping[str, object] | None = None, *, keep: str = "") -> RestRequest:
+        """This endpoint called with PARAMS, unsigned: a GET's as the query in the given order
+        (percent-encoded but for the characters in KEEP; None and "" left out), any other
+        method's as a JSON body (None left out). Signing, where wanted, is the venue's auth."""
+        if self.method == "GET":
+            query = "&".join(
+                f"{k}={quote(str(v), safe=keep)}"
+                for k, v in (params or {}).items()
+                if v is not None and v != ""
+            )
+            return RestRequest(
+                method="GET", base=self.base, path=self.path, query=query, cost=self.cost
+            )
+        body = msgspec.json.encode({k: v for k, v in (params or {}).items() if v is not None})
+        return RestRequest(
+            method=self.method, base=self.base, path=self.path, body=body.decode(), cost=self.cost
+        )
 
 
 class Limiter:

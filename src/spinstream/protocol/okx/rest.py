@@ -23,7 +23,6 @@ import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
-from urllib.parse import quote
 
 import msgspec
 import numpy as np
@@ -146,23 +145,9 @@ def _market(market: str) -> str:
     return market
 
 
-def _query(params: Mapping[str, object]) -> str:
-    """Params in the given order, percent-encoded; None and "" left out (signed as sent)."""
-    return "&".join(
-        f"{k}={quote(str(v), safe='')}" for k, v in params.items() if v is not None and v != ""
-    )
-
-
 def _request(name: str, params: Mapping[str, object] | None = None) -> RestRequest:
-    ep = ENDPOINTS[name]
-    if ep.method == "GET":
-        return RestRequest(
-            method="GET", base=ep.base, path=ep.path, query=_query(params or {}), cost=ep.cost
-        )
-    body = msgspec.json.encode({k: v for k, v in (params or {}).items() if v is not None})
-    return RestRequest(
-        method=ep.method, base=ep.base, path=ep.path, body=body.decode(), cost=ep.cost
-    )
+    """Endpoint NAME with PARAMS (the query signed as sent: every value percent-encoded)."""
+    return ENDPOINTS[name].request(params)
 
 
 def for_env(req: RestRequest, env: str) -> RestRequest:
