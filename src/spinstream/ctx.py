@@ -29,9 +29,15 @@ from spinstream.errors import (
     VenueError,
 )
 from spinstream.models import Account, Order, OrderBook, Position, Ticker
+from spinstream.protocol.retry import Retry
 from spinstream.runtime import AccountRuntime
 from spinstream.warmup import Warmup
 from spinstream.workspace import parse_symbols
+
+# IG's deal confirmation may lag the deal: asked again up to this many times, this far apart
+CONFIRM_TRIES = 20
+CONFIRM_FIRST_S = 0.05
+CONFIRM_MAX_S = 0.2
 
 __all__ = ["AsyncVenueClient", "Context", "IgClient", "VenueClient"]
 
@@ -143,16 +149,18 @@ class _Calls:
         return order
 
     async def _confirm(self, market: str, deal_reference: str) -> Any:
-        """The venue's confirmation of a deal; it may lag the deal by a moment, so retry."""
-        for attempt in range(20):
+        """The venue's confirmation of a deal; it may lag the deal by a moment, so retry
+        (`protocol.retry.Retry` delays, 50 ms doubling to 200 ms, on the runtime's clock)."""
+        retry = Retry(CONFIRM_FIRST_S, CONFIRM_MAX_S)
+        for attempt in range(CONFIRM_TRIES):
             try:
                 req = self.rest.build_confirm(deal_reference, **self.kw)
                 resp = await self.acct.send(req)
                 return self.rest.parse_confirm(market, resp.body, self.clock.ns())
             except VenueError as exc:
-                if "deal-not-found" not in str(exc.code) or attempt == 19:
+                if "deal-not-found" not in str(exc.code) or attempt == CONFIRM_TRIES - 1:
                     raise
-                await asyncio.sleep(0.05)
+                await self.clock.asleep(retry.failed(self.clock.mono_ns()) / 1e9)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def cancel(self, market: str, **kw: Any) -> Order:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 __all__ = ["Clock", "SimClock"]
@@ -19,6 +20,10 @@ class Clock:
     def sleep(self, seconds: float) -> None:
         """Block this (worker) thread for SECONDS."""
         time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        """Wait SECONDS on the event loop."""
+        await asyncio.sleep(seconds)
 
 
 class SimClock(Clock):
@@ -39,3 +44,8 @@ class SimClock(Clock):
     def sleep(self, seconds: float) -> None:
         """Simulated sleep: time moves on at once."""
         self.advance(max(0.0, seconds))
+
+    async def asleep(self, seconds: float) -> None:
+        """Simulated wait on the event loop: time moves on, the loop runs others once."""
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)

@@ -76,6 +76,7 @@ from spinstream.protocol.events import (
     Subscribed,
     TickerUpdate,
 )
+from spinstream.protocol.retry import Backoff
 
 __all__ = [
     "TRANSITIONS",
@@ -150,31 +151,6 @@ class _Base(Connection[State]):
 # =============================================================================================
 
 
-class _Backoff:
-    """Per-key retry delay: none the first time, then doubling up to a ceiling."""
-
-    __slots__ = ("first", "ceiling", "_delay", "_after")
-
-    def __init__(self, first_ns: int, ceiling_ns: int) -> None:
-        self.first, self.ceiling = first_ns, ceiling_ns
-        self._delay: dict[str, int] = {}
-        self._after: dict[str, int] = {}
-
-    def ready(self, key: str, ts: int) -> bool:
-        return self._after.get(key, 0) <= ts
-
-    def failed(self, key: str, ts: int) -> int:
-        """Count a failure of KEY at TS; returns when it may be tried again."""
-        delay = min(max(self._delay.get(key, 0) * 2, self.first), self.ceiling)
-        self._delay[key] = delay
-        self._after[key] = ts + delay
-        return ts + delay
-
-    def ok(self, key: str) -> None:
-        self._delay.pop(key, None)
-        self._after.pop(key, None)
-
-
 class _PublicStream(_Base):
     """Combined-stream market data: tickers and diff-depth books of one market."""
 
@@ -218,12 +194,12 @@ class _PublicStream(_Base):
         self._pending: dict[int, tuple[str, str]] = {}  # req_id -> ("snapshot", sym) / ("info", "")
         self._snap_req: dict[str, int] = {}
         self._snap_wanted: set[str] = set()
-        self._snap_backoff = _Backoff(250 * _MS, 30 * _S)
+        self._snap_backoff = Backoff(0.25, 30.0)
         self._info_wanted: set[str] = set()
         self._info_req: int | None = None
         self._info_full = False  # the filtered exchangeInfo failed: ask for all symbols
         self._info_asked: frozenset[str] | None = None  # what the outstanding request covers
-        self._info_backoff = _Backoff(1 * _S, 60 * _S)
+        self._info_backoff = Backoff(1.0, 60.0)
         self._to_sub: dict[str, None] = {}  # ordered sets of stream names to (un)subscribe
         self._to_unsub: dict[str, None] = {}
         self._acks: dict[int, tuple[str, tuple[str, ...]]] = {}
@@ -864,7 +840,7 @@ class _UserStream(_Base):
         self._seed_req: dict[int, str] = {}  # req_id -> seed kind
         # one seed of every kind; pages[kind] = [parsed answer]; retry: kind -> ts (backoff)
         self._seed: Seed[str] = Seed(keys=self._seed_kinds)
-        self._seed_backoff = _Backoff(_SEED_FIRST_NS, _SEED_MAX_NS)
+        self._seed_backoff = Backoff(_SEED_FIRST_NS / _S, _SEED_MAX_NS / _S)
         self.counters.update(seeds=0, buffered=0, replayed=0)
 
     def subscribe(self, kind: str, symbol: str | None = None) -> None:
@@ -1013,7 +989,7 @@ class BinanceSpotUser(_UserStream):
     ) -> None:
         super().__init__(market, creds, env)
         self._login_id: int | None = None
-        self._login_backoff = _Backoff(5 * _S, 300 * _S)
+        self._login_backoff = Backoff(5.0, 300.0)
         self._subscription: int | None = None
         self._balances: dict[str, Balance] = {}
         self._seed_time_ms: int | None = None  # the account seed's updateTime
@@ -1197,7 +1173,7 @@ class BinanceUsdmUser(_UserStream):
         self._key_ts = 0
         self._key_req: int | None = None  # POST outstanding
         self._keepalive_req: int | None = None  # PUT outstanding
-        self._key_backoff = _Backoff(5 * _S, 300 * _S)
+        self._key_backoff = Backoff(5.0, 300.0)
         self._connected_key: str | None = None
         self.needs_reconnect = False
         self._on: dict[type, Callable[[object, int], list[Event]]] = {
