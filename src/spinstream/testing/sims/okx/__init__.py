@@ -28,7 +28,8 @@ Simplifications: post-only orders that would take and unfillable FOK orders are 
 pushed canceled at once (cancelSource 31 / 14), never booked; no WS order entry (`op: order`);
 no borrowing, liquidation or funding; one position mode (net). Unverified details (chosen from
 client code where the documentation is silent): `seqId` on the REST `books` answer (OKX's
-2026-02 changelog, see ../shared/protocols/README.md), the 4004 close code after 30 s of
+2026-02 changelog: the REST snapshot + seqId stitching announced in place of the WS
+snapshot, which `ws_book_snapshot=False` simulates), the 4004 close code after 30 s of
 silence, the WS login error codes 60004-60007/60024, the business-endpoint candle rows.
 """
 
