@@ -85,7 +85,7 @@ def _top(side: dict[float, float], reverse: bool, n: int = 20) -> list[list[floa
 # ---------------------------------------------------------------------------- spinstream
 
 
-def run_spinstream(a: argparse.Namespace) -> dict[str, Any]:
+def run_spinstream(a: argparse.Namespace, ws_backend: str = "websockets") -> dict[str, Any]:
     """spinstream's public API: a Workspace with URL overrides, ctx reads in server mode."""
     from spinstream.ctx import Context
     from spinstream.workspace import AccountConfig, Workspace
@@ -98,8 +98,9 @@ def run_spinstream(a: argparse.Namespace) -> dict[str, Any]:
         else ("https://api.binance.com", "wss://stream.binance.com:9443")
     )  # fmt: skip
     acct = AccountConfig(
-        alias=venue, venue=venue, urls={real_rest: f"https://{base}", real_ws: f"wss://{base}"}
-    )
+        alias=venue, venue=venue, urls={real_rest: f"https://{base}", real_ws: f"wss://{base}"},
+        ws_backend=ws_backend,
+    )  # fmt: skip
     ws = Workspace([acct])
     c = getattr(Context(ws, "server"), venue)
     m = Meter(a.port)
@@ -549,8 +550,14 @@ async def run_floor_picows(a: argparse.Namespace) -> dict[str, Any]:
     return m.result(a.frames - a.warmup, f.state(), resyncs=f.resyncs)
 
 
+def run_spinstream_picows(a: argparse.Namespace) -> dict[str, Any]:
+    """spinstream as above, its account's `ws_backend = "picows"`."""
+    return run_spinstream(a, "picows")
+
+
 CLIENTS = {
     "spinstream": run_spinstream,
+    "spinstream-picows": run_spinstream_picows,
     "ccxt": run_ccxt,
     "cryptofeed": run_cryptofeed,
     "floor-aiohttp": run_floor_aiohttp,

@@ -25,6 +25,7 @@ AREAS = [
     ("protocol: decode + book sync (protocol/)", _P + r"spinstream/protocol/"),
     ("cache: store + events (cache/)", _P + r"spinstream/cache/"),
     ("runtime: sink, link (runtime.py)", _P + r"spinstream/(runtime|ctx|worker)\.py"),
+    ("picows: callbacks, sockets.py queue", _P + r"(picows/|spinstream/transport/sockets\.py)"),
     ("transport/stream.py frame loop", _P + r"spinstream/transport/"),
     ("compiled core / pure twins (_core)", _P + r"spinstream/_core/"),
     ("ctx reads by the polling main thread", _P + r"(e2e/clients\.py|spinstream/models\.py)"),

@@ -29,11 +29,13 @@ from typing import Any
 from bench.e2e import recording
 
 ROOT = recording.ROOT
-ALL = ["spinstream", "ccxt", "cryptofeed", "floor-aiohttp", "floor-picows",
+ALL = ["spinstream", "spinstream-picows", "ccxt", "cryptofeed", "floor-aiohttp", "floor-picows",
        "floor-websockets-msgspec"]  # fmt: skip
-NEEDS = {"ccxt": "ccxt", "cryptofeed": "cryptofeed", "floor-picows": "picows"}
+NEEDS = {"ccxt": "ccxt", "cryptofeed": "cryptofeed", "floor-picows": "picows",
+         "spinstream-picows": "picows"}  # fmt: skip
 LABEL = {
     "spinstream": "spinstream (server mode, ctx reads)",
+    "spinstream-picows": "spinstream, ws_backend = picows",
     "ccxt": "ccxt.pro",
     "cryptofeed": "cryptofeed",
     "floor-aiohttp": "floor: aiohttp ws + orjson + dict",
@@ -154,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
             good, bad = [], []
             for i in range(a.runs):
                 prof = None
-                if a.profile and client == "spinstream":
+                if a.profile and client.startswith("spinstream"):
                     a.profile.mkdir(parents=True, exist_ok=True)
-                    prof = a.profile / f"spinstream-{stream}-{i}.txt"
+                    prof = a.profile / f"{client}-{stream}-{i}.txt"
                 r = one_run(client, stream, a.frames, a.warmup, a.timeout, prof)
                 r.update(client=client, stream=stream, run=i)
                 everything.append(r)

@@ -156,6 +156,7 @@ class AccountRuntime:
                 link=link,
                 silent_s=self.cfg.silent_s,
                 lag_s=self.cfg.lag_s,
+                ws_backend=self.cfg.ws_backend,
             )
             self.connections[key] = conn
             conn.start()

@@ -38,6 +38,7 @@ Every option, its type, default and range is defined (and documented) once, in
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import keyword
 import os
 import threading
@@ -74,7 +75,9 @@ KNOWN_VENUES: dict[str, str] = {
 }
 ENVS: tuple[str, ...] = get_args(Env)
 # the options checked by VenueConfig's types and ranges, whichever way an account is built
-_TUNABLES = ("rest_wait_s", "max_age_s", "silent_s", "lag_s", "book_depth", "warm_timeout_s")
+_TUNABLES = (
+    "rest_wait_s", "max_age_s", "silent_s", "lag_s", "book_depth", "warm_timeout_s", "ws_backend",
+)  # fmt: skip
 
 
 def parse_symbols(
@@ -129,6 +132,7 @@ class AccountConfig:
     epics: tuple[str, ...] = ()
     book_depth: int | None = None
     warm_timeout_s: float = WARM_TIMEOUT_S
+    ws_backend: str = "websockets"
 
     def __post_init__(self) -> None:
         if not self.alias.isidentifier() or keyword.iskeyword(self.alias):
@@ -145,6 +149,11 @@ class AccountConfig:
         except msgspec.ValidationError as exc:
             msg = dotted_error(exc, given, struct=VenueConfig)
             raise ConfigError(f"{self.alias}: {msg}") from None
+        if self.ws_backend != "websockets" and importlib.util.find_spec(self.ws_backend) is None:
+            raise ConfigError(
+                f"{self.alias}: ws_backend {self.ws_backend!r} needs the {self.ws_backend} "
+                f"package, which is not installed (pip install 'spinstream[fast]')"
+            )
         for name in ("symbols", "epics"):  # lists are welcome; kept as tuples (hashable)
             v = getattr(self, name)
             if isinstance(v, list):
@@ -230,6 +239,7 @@ def _account(alias: str, v: VenueConfig, secrets: bool = True) -> AccountConfig:
             epics=tuple(v.epics),
             book_depth=_opt(v.book_depth),
             warm_timeout_s=v.warm_timeout_s,
+            ws_backend=v.ws_backend,
         )
     except ConfigError as exc:
         msg = str(exc)

@@ -4,7 +4,8 @@ A venue's protocol class (one per kind of connection, docs/venue-contract.md) su
 `Connection` and writes only what is its own: frames, rules, auth. The base gives it
 
 - the connection's state and its checked moves (`MOVES`, `state`, `_move`),
-- the outgoing frame and REST request queues (`outgoing()`, `requests()`, `_queue`), request
+- the outgoing frame and REST request queues (`outgoing()`, `requests()`, `pending()`,
+  `_queue`), request
   ids (`_next_id`), `counters` (`_count`), `problem` and the log `extra`,
 - the event helpers: `_malformed` (counted, logged at DEBUG), `_stale`, `_fresh_event`,
 - `_guard` / `_failed`: a bad frame or body (decode error, `SpinstreamError`, `ValueError`) is
@@ -115,6 +116,12 @@ class Connection(Generic[S]):
         """REST calls to make, drained; answers come back through `rest_response`."""
         reqs, self._reqs = self._reqs, []
         return reqs
+
+    def pending(self) -> bool:
+        """Whether `outgoing()` or `requests()` has anything: the transport asks this after
+        every frame instead of draining both. A subclass that overrides `outgoing` or
+        `requests` must override this too (at or below them), else the transport drains."""
+        return bool(self._out) or bool(self._reqs)
 
     def __repr__(self) -> str:  # no credentials, no tokens
         return (

@@ -3,7 +3,8 @@
 The protocol decides everything venue-specific (what to send on connect, how to parse, when to
 send the venue's own pings, which REST calls it needs, how its venue proves it is alive: its
 `liveness`); this class only moves bytes, owns the timers and the reconnect delays, and hands
-the protocol's events to a sink (the cache).
+the protocol's events to a sink (the cache). The WebSocket library is a choice
+(`ws_backend`: `websockets`, the default, or `picows`; transport/sockets.py).
 
 Liveness: every data frame and every pong to the WebSocket pings sent here is a proof of life.
 A watch task looks every few hundred ms: no proof for the protocol's `silent_s` takes the
@@ -22,7 +23,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
-import websockets
 
 from spinstream._core import Link
 from spinstream.errors import SpinstreamError
@@ -42,7 +42,14 @@ from spinstream.protocol.headers import Headers
 from spinstream.transport.backoff import backoff
 from spinstream.transport.clock import Clock
 from spinstream.transport.http import HttpClient
-from spinstream.transport.logs import ws_logger
+from spinstream.transport.sockets import (
+    DEFAULT_BACKEND,
+    SocketClosed,
+    available,
+    describe,
+    errors,
+    open_socket,
+)
 
 __all__ = ["StreamConnection"]
 
@@ -93,7 +100,10 @@ class StreamConnection:
         link: Link | None = None,
         silent_s: float | None = None,
         lag_s: float | None = None,
+        ws_backend: str = DEFAULT_BACKEND,
     ) -> None:
+        if not available(ws_backend):
+            raise ValueError(f"WebSocket backend {ws_backend!r} is unknown or not installed")
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.proto = proto
@@ -105,6 +115,13 @@ class StreamConnection:
         self._open_timeout = open_timeout_s
         self._silent_override = silent_s  # per account (config), else the protocol's
         self._lag_override = lag_s
+        self.ws_backend = ws_backend  # the WebSocket library (transport/sockets.py)
+        self._errors: tuple[type[Exception], ...] = (
+            OSError,
+            asyncio.TimeoutError,
+            SocketClosed,
+            *errors(ws_backend),
+        )
         self._ws: Any = None
         self._closed = False
         self._task: asyncio.Task[None] | None = None
@@ -246,7 +263,7 @@ class StreamConnection:
             for frame in out:
                 try:
                     await ws.send(frame)
-                except websockets.ConnectionClosed:
+                except SocketClosed:
                     break  # the receive loop sees the close and reconnects (frames resent then)
 
     async def _rest(self, req: RestRequest) -> None:
@@ -354,15 +371,12 @@ class StreamConnection:
         watch: asyncio.Task[None] | None = None
         cause = "disconnected"
         try:
-            async with websockets.connect(
+            async with open_socket(
+                self.ws_backend,
                 url,
                 open_timeout=self._open_timeout,
-                max_size=None,
                 subprotocols=getattr(self.proto, "subprotocols", None),
-                ping_interval=None,  # the watch task pings and times out (the protocol's rule)
-                ping_timeout=None,
-                close_timeout=2,
-                logger=ws_logger(self.name),  # no frame payload or credential header in a log
+                name=self.name,
             ) as ws:
                 self._ws = ws
                 self.connects += 1
@@ -375,6 +389,7 @@ class StreamConnection:
                 ticker = loop.create_task(self._ticker())
                 watch = loop.create_task(self._watch(ws))
                 receive, clock, emit = self.proto.receive, self.clock, self._emit
+                pending = _pending_check(self.proto)  # None: drain after every frame
                 async for frame in ws:
                     self.messages += 1
                     self._rx_ns = ts = clock.ns()
@@ -387,7 +402,7 @@ class StreamConnection:
                         self.handler_errors += 1
                         log.exception("%s: handling a frame failed (error %d)", self.name,
                                       self.handler_errors)  # fmt: skip
-                    out = self._drain()
+                    out = self._drain() if pending is None or pending() else None
                     if out:  # pongs, resubscribes: rare, so one await per frame only then
                         for reply in out:
                             await ws.send(reply)
@@ -395,9 +410,9 @@ class StreamConnection:
                     elif ts - self._yielded > _YIELD_NS:  # buffered frames never suspend the
                         self._yielded = ts  # loop: let pings, REST answers and timers run
                         await asyncio.sleep(0)
-        except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as exc:
+        except self._errors as exc:
             self.failures += 1
-            log.warning("%s: connection lost or refused: %s", self.name, _describe(exc))
+            log.warning("%s: connection lost or refused: %s", self.name, describe(exc))
         finally:
             for t in (ticker, watch):
                 if t is not None:
@@ -466,26 +481,24 @@ class StreamConnection:
                 self.link.down("silent")
                 log.warning("%s: silent for %.1f s: stale, reconnecting", self.name,
                             (now - alive) / _NS)  # fmt: skip
-                transport = getattr(ws, "transport", None)
-                if transport is not None:
-                    transport.abort()  # a stalled peer would not answer a close handshake
-                else:
-                    await ws.close()
+                ws.abort()  # a stalled peer would not answer a close handshake
                 return
 
 
-def _describe(exc: BaseException) -> str:
-    """EXC for a log line without what may carry a credential: a URL's query (USD-M's
-    listenKey is in its path), a refused handshake's headers and body."""
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    if status is not None:  # InvalidStatus: the venue refused the handshake
-        return f"{type(exc).__name__}: HTTP {status}"
-    if isinstance(exc, websockets.InvalidURI):
-        return "InvalidURI"
-    if isinstance(exc, websockets.ConnectionClosed):
-        rcvd = exc.rcvd
-        return f"{type(exc).__name__}: code {rcvd.code if rcvd else 'none (no close frame)'}"
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
+def _pending_check(proto: Any) -> Callable[[], bool] | None:
+    """PROTO's `pending` when it covers all that `outgoing()` and `requests()` may return: it
+    is defined by the class that defines them or by a subclass of it (the base `Connection`'s
+    covers its own queues, not a venue's `outgoing` override); else None (drain per frame)."""
+    mro = type(proto).__mro__
+    owner = {n: next((k for k in mro if n in k.__dict__), None)
+             for n in ("pending", "outgoing", "requests")}  # fmt: skip
+    p = owner["pending"]
+    if p is None or owner["outgoing"] is None or owner["requests"] is None:
+        return None
+    if not (issubclass(p, owner["outgoing"]) and issubclass(p, owner["requests"])):
+        return None
+    fn: Callable[[], bool] = proto.pending
+    return fn
 
 
 def _because(ev: Any, cause: str) -> Any:

@@ -21,6 +21,14 @@ from spinstream.transport.stream import StreamConnection
 pytestmark = pytest.mark.asyncio
 
 
+@pytest.fixture(params=["websockets", "picows"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each test over each WebSocket backend (transport/sockets.py)."""
+    if request.param == "picows":
+        pytest.importorskip("picows")
+    return str(request.param)
+
+
 class Server:
     """A loopback WebSocket server (aiohttp, pings not answered automatically) whose behaviour
     each test sets: "tickers" sends a frame every 10 ms; "close" one frame then closes; "mute"
@@ -156,7 +164,7 @@ def fast_delays(**kw: Any) -> Any:
 fast_delays.made = 0  # type: ignore[attr-defined]
 
 
-async def test_exceptions_from_protocol_code_never_end_the_connection_task(server) -> None:
+async def test_exceptions_from_protocol_code_never_end_the_connection_task(server, backend) -> None:
     """Defect 4: connected() raising (USD-M's expired listenKey) used to end the task."""
     server.mode = "close"
     proto = Proto()
@@ -164,7 +172,9 @@ async def test_exceptions_from_protocol_code_never_end_the_connection_task(serve
     proto.raise_in_tick = 3
     proto.raise_in_disconnected = 1
     events: list[Any] = []
-    conn = StreamConnection("t", server.url, proto, events.extend, None, delays=fast_delays)
+    conn = StreamConnection(
+        "t", server.url, proto, events.extend, None, delays=fast_delays, ws_backend=backend
+    )
     conn.start()
     try:
         await until(lambda: server.connections >= 4 and proto.frames >= 4)
@@ -175,12 +185,14 @@ async def test_exceptions_from_protocol_code_never_end_the_connection_task(serve
         await conn.close()
 
 
-async def test_a_healthy_session_resets_the_backoff(server) -> None:
+async def test_a_healthy_session_resets_the_backoff(server, backend) -> None:
     """Defect 6: a flapping link (drops after data) reconnects at the first delay each time."""
     server.mode = "close"
     fast_delays.made = 0  # type: ignore[attr-defined]
     proto = Proto()
-    conn = StreamConnection("t", server.url, proto, lambda ev: None, None, delays=fast_delays)
+    conn = StreamConnection(
+        "t", server.url, proto, lambda ev: None, None, delays=fast_delays, ws_backend=backend
+    )
     conn.start()
     try:
         await until(lambda: server.connections >= 10)
@@ -189,10 +201,12 @@ async def test_a_healthy_session_resets_the_backoff(server) -> None:
         await conn.close()
 
 
-async def test_a_mute_peer_is_found_silent_within_its_window(server) -> None:
+async def test_a_mute_peer_is_found_silent_within_its_window(server, backend) -> None:
     server.mode = "mute"
     proto = Proto(Liveness(silent_s=0.6, ping_s=0.2))
-    conn = StreamConnection("t", server.url, proto, lambda ev: None, None, delays=fast_delays)
+    conn = StreamConnection(
+        "t", server.url, proto, lambda ev: None, None, delays=fast_delays, ws_backend=backend
+    )
     conn.start()
     try:
         t0 = time.monotonic()
@@ -203,7 +217,7 @@ async def test_a_mute_peer_is_found_silent_within_its_window(server) -> None:
         await conn.close()
 
 
-async def test_pongs_prove_a_quiet_connection_alive() -> None:
+async def test_pongs_prove_a_quiet_connection_alive(backend) -> None:
     """No data at all, but the peer answers our pings: never silent."""
 
     async def quiet(ws: Any) -> None:
@@ -212,7 +226,9 @@ async def test_pongs_prove_a_quiet_connection_alive() -> None:
     async with websockets.serve(quiet, "127.0.0.1", 0) as srv:  # answers pings (the default)
         port = next(iter(srv.sockets)).getsockname()[1]
         proto = Proto(Liveness(silent_s=0.6, ping_s=0.15))
-        conn = StreamConnection("t", f"ws://127.0.0.1:{port}", proto, lambda ev: None, None)
+        conn = StreamConnection(
+            "t", f"ws://127.0.0.1:{port}", proto, lambda ev: None, None, ws_backend=backend
+        )
         conn.start()
         try:
             await until(lambda: conn.connects >= 1)
@@ -223,9 +239,11 @@ async def test_pongs_prove_a_quiet_connection_alive() -> None:
             await conn.close()
 
 
-async def test_lag_takes_the_link_down_and_back_up(server) -> None:
+async def test_lag_takes_the_link_down_and_back_up(server, backend) -> None:
     proto = Proto(Liveness(silent_s=5.0, ping_s=1.0, lag_s=0.5))
-    conn = StreamConnection("t", server.url, proto, lambda ev: None, None, delays=fast_delays)
+    conn = StreamConnection(
+        "t", server.url, proto, lambda ev: None, None, delays=fast_delays, ws_backend=backend
+    )
     conn.start()
     try:
         await until(lambda: conn.link.live and proto.frames > 20)

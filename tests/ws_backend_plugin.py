@@ -1,0 +1,41 @@
+"""A pytest plugin that runs any test over another WebSocket backend (the account option
+`ws_backend`; its default is not changed):
+
+    PYTHONPATH=tests SPINSTREAM_TEST_WS_BACKEND=picows \\
+        python -m pytest -p ws_backend_plugin tests/integration/test_runtime.py
+
+Every `StreamConnection` built while the tests run is given the backend named by
+`SPINSTREAM_TEST_WS_BACKEND` (default picows) in place of the default one; the terminal
+summary says how many connections used it, so a run that never reached it shows.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from spinstream.transport import stream
+
+BACKEND = os.environ.get("SPINSTREAM_TEST_WS_BACKEND", "picows")
+_made: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    init = stream.StreamConnection.__init__
+
+    def patched(self: Any, *args: Any, ws_backend: str = "websockets", **kw: Any) -> None:
+        if ws_backend == "websockets":
+            ws_backend = BACKEND
+        _made.append(ws_backend)
+        init(self, *args, ws_backend=ws_backend, **kw)
+
+    stream.StreamConnection.__init__ = patched  # type: ignore[method-assign]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    n = _made.count(BACKEND)
+    terminalreporter.write_line(
+        f"ws_backend_plugin: {n} of {len(_made)} stream connection(s) over {BACKEND}"
+    )
