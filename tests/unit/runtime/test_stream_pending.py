@@ -139,3 +139,20 @@ async def test_what_a_frame_queues_goes_out_after_it(server, backend) -> None:
         await conn.close()
     assert got == [f"ack {n}" for n in range(5, 5 * len(got) + 1, 5)]
     assert [r.path for r in http.sent] == ["/x"] and conn.handler_errors == 0
+
+
+def test_binance_public_pending_covers_its_paced_subscribes() -> None:
+    """Binance's public streams pace SUBSCRIBE batches in their own `outgoing`: their `pending`
+    says so, so the transport asks it instead of draining every frame, and misses nothing."""
+    from spinstream.protocol.binance import BinanceSpotPublic
+
+    p = BinanceSpotPublic()
+    assert _pending_check(p) is not None
+    assert not p.pending()
+    p.subscribe("ticker", "BTCUSDT")
+    p.connected(1)
+    assert p.pending()  # names waiting for their SUBSCRIBE
+    assert any("SUBSCRIBE" in f for f in p.outgoing())
+    while p.requests():
+        pass
+    assert not p.pending()

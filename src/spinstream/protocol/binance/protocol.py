@@ -419,6 +419,11 @@ class _PublicStream(_Base):
             self._request_info(ts)
         return []
 
+    def pending(self) -> bool:
+        """Anything for `outgoing()` / `requests()`: queued frames or requests, or stream names
+        waiting to go out in SUBSCRIBE / UNSUBSCRIBE batches (paced by the message rate)."""
+        return super().pending() or bool(self._to_sub) or bool(self._to_unsub)
+
     def outgoing(self) -> list[str]:
         """Frames to send, drained: SUBSCRIBE/UNSUBSCRIBE batches, within the message rate."""
         out = super().outgoing()
