@@ -18,7 +18,7 @@ extensions = [
     Extension(
         "spinstream._core." + os.path.splitext(os.path.basename(path))[0],
         [path],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "_ext/spinstream/_core"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"] if not DEBUG else ["-O0", "-g"],
     )

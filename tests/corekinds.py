@@ -15,7 +15,7 @@ def load_core(kind: str) -> SimpleNamespace:
     """The book/candles/ring modules of one kind, as a namespace."""
     pkg = "spinstream._core._py" if kind == "twin" else "spinstream._core"
     try:
-        mods = {n: importlib.import_module(f"{pkg}.{n}") for n in ("book", "candles", "ring")}
+        mods = {n: importlib.import_module(f"{pkg}.{n}") for n in ("book", "candles", "ring", "scan")}
     except ImportError:
         if os.environ.get("SPINSTREAM_REQUIRE_EXTENSIONS") == "1":
             raise

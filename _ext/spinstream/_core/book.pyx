@@ -56,6 +56,12 @@ for _i in range(1, 20):
     POW10[_i] = POW10[_i - 1] * 10
 
 cdef uint64_t I64_MAX_U = <uint64_t>INT64_MAX
+cdef const char* DIGIT_PAIRS = (
+    b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    b"4041424344454647484950515253545556575859606162636465666768697071727374757677787980"
+    b"81828384858687888990919293949596979899"
+)
+_crc32 = zlib.crc32
 
 
 cdef int _check_decimals(object decimals) except -1:
@@ -148,6 +154,46 @@ cdef int parse_ascii(const char* s, Py_ssize_t n, int dec, int64_t* out) except 
     return 0
 
 
+cdef inline Py_ssize_t _parse_plain(const char* s, Py_ssize_t i, Py_ssize_t n, int dec,
+                                     int64_t* out) noexcept:
+    """The common case of a level value, digits with at most one point ("30243.5") closed by a
+    quote at the returned index, in one pass; -1 for anything else (sign, exponent, too many
+    digits, too many decimals, no quote), which `parse_ascii` then takes (and rejects)."""
+    cdef uint64_t mant = 0, d
+    cdef int ndig = 0, frac = 0, shift
+    cdef bint dot = False, any_digit = False
+    while i < n:
+        d = <uint64_t>(<unsigned char>s[i]) - 48
+        if d < 10:
+            mant = mant * 10 + d
+            any_digit = True
+            if mant:
+                ndig += 1
+            if dot:
+                frac += 1
+        elif s[i] == 46 and not dot:  # .
+            dot = True
+        else:
+            break
+        i += 1
+    if i >= n or s[i] != 34 or not any_digit or ndig > 18:
+        return -1
+    while frac > dec and mant and mant % 10 == 0:  # "1.50" at 1 decimal: trailing zeros
+        mant //= 10
+        frac -= 1
+        ndig -= 1
+    if not mant:
+        out[0] = 0
+        return i
+    if frac > dec:
+        return -1
+    shift = dec - frac
+    if ndig + shift > 18:
+        return -1
+    out[0] = <int64_t>(mant * POW10[shift])
+    return i
+
+
 cdef int parse_value(object value, int decimals, int64_t* out) except -1:
     """A str, int or float (by its repr) to fixed-point at DECIMALS; ParseError otherwise."""
     cdef Py_ssize_t n
@@ -193,9 +239,22 @@ cdef Py_ssize_t _fmt(char* buf, int64_t value, int dec, bint trim) noexcept:
     cdef uint64_t u
     cdef bint neg = value < 0
     u = (0 - <uint64_t>value) if neg else <uint64_t>value
-    while u or k <= dec:            # at least dec + 1 digits: "0.001" has a leading zero
-        tmp[k] = <char>(c'0' + (u % 10))
-        u //= 10
+    cdef uint64_t r
+    while u >= 100:                 # two digits a division (the checksums format 100 values)
+        r = (u % 100) * 2
+        u //= 100
+        tmp[k] = DIGIT_PAIRS[r + 1]
+        tmp[k + 1] = DIGIT_PAIRS[r]
+        k += 2
+    if u >= 10:
+        tmp[k] = DIGIT_PAIRS[u * 2 + 1]
+        tmp[k + 1] = DIGIT_PAIRS[u * 2]
+        k += 2
+    else:
+        tmp[k] = <char>(c'0' + u)
+        k += 1
+    while k <= dec:                 # at least dec + 1 digits: "0.001" has a leading zero
+        tmp[k] = c'0'
         k += 1
     digits = k                      # tmp holds the digits reversed
     cdef Py_ssize_t lo = 0          # reversed index of the lowest digit kept
@@ -404,6 +463,21 @@ cdef class Book:
                     if i >= n:
                         _fail(s, n if n < 160 else 160, "truncated level")
                     c = s[i]
+                    if c == 34 and items < 2:  # " : a price or a size, most often plain
+                        end = _parse_plain(s, i + 1, n, pd if items == 0 else sd,
+                                           &price if items == 0 else &size)
+                        if end >= 0:
+                            i = end + 1
+                            items += 1
+                            while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+                                i += 1
+                            if i < n and s[i] == 44:  # ,
+                                i += 1
+                                continue
+                            if i < n and s[i] == 93:  # ]
+                                i += 1
+                                break
+                            _fail(s, n if n < 160 else 160, "want , or ] in a level")
                     if c == 34:  # "
                         start = i + 1
                         end = start
@@ -445,7 +519,8 @@ cdef class Book:
                     _fail(s, n if n < 160 else 160, "a level price must be > 0")
                 if size < 0:
                     _fail(s, n if n < 160 else 160, "negative size in a level")
-                self._room(at + k + 1)
+                if at + k >= self._scratch_cap:
+                    self._room(at + k + 1)
                 self._scratch[at + k].price = price
                 self._scratch[at + k].size = size
                 k += 1
@@ -629,7 +704,7 @@ cdef class Book:
                 n += 1
         if n:
             n -= 1   # no separator after the last value
-        crc = zlib.crc32(PyBytes_FromStringAndSize(buf, n))
+        crc = _crc32(PyBytes_FromStringAndSize(buf, n))
         return crc - (1 << 32) if crc >= (1 << 31) else crc
 
     def checksum_kraken(self):

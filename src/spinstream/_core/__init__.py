@@ -16,13 +16,13 @@ log = logging.getLogger(__name__)
 FORCED_TWINS: bool = os.environ.get("SPINSTREAM_NO_EXTENSIONS", "") not in ("", "0")
 
 if TYPE_CHECKING or FORCED_TWINS:
-    from ._py import book, candles, entry, ring
+    from ._py import book, candles, entry, ring, scan
 else:
     try:
-        from . import book, candles, entry, ring  # type: ignore[no-redef]  # built from _ext/
+        from . import book, candles, entry, ring, scan  # type: ignore[no-redef]  # built from _ext/
     except ImportError as exc:  # pragma: no cover - depends on the build
         log.warning("spinstream compiled core not available (%s); using pure-Python twins", exc)
-        from ._py import book, candles, entry, ring
+        from ._py import book, candles, entry, ring, scan
 
 EXTENSIONS: bool = not book.__name__.startswith(__name__ + "._py")
 
@@ -37,10 +37,11 @@ TICK_DTYPE = ring.TICK_DTYPE
 Entry = entry.Entry
 FastReads = entry.FastReads
 Link = entry.Link
+Picker = scan.Picker
 
 # The names above are the interface. The module attributes are dropped: importing a submodule
 # (`spinstream._core.book`, as the tests do to reach the compiled kind) rebinds them anyway.
-del book, candles, entry, ring
+del book, candles, entry, ring, scan
 
 __all__ = [
     "EXTENSIONS",
@@ -55,4 +56,5 @@ __all__ = [
     "Entry",
     "FastReads",
     "Link",
+    "Picker",
 ]

@@ -553,6 +553,7 @@ _RESYNC = Action.RESYNC
 _Chains = Callable[[int | None, bool, int, int | None, int | None, bool], bool]
 _NEXT_ID: _Chains = BybitRule(consecutive=True).chains  # markers: `update_seq` inlines these
 _ID_RANGE: _Chains = BINANCE_SPOT.chains
+_PREV_ID: _Chains = OkxRule().chains
 
 
 def _fast_check(rule: Rule) -> _Chains | None:
@@ -561,6 +562,8 @@ def _fast_check(rule: Rule) -> _Chains | None:
         return _NEXT_ID
     if type(rule) is BinanceSpotRule:
         return _ID_RANGE
+    if type(rule) is OkxRule:
+        return _PREV_ID
     return getattr(rule, "chains", None)
 
 
@@ -629,6 +632,10 @@ class SyncedBook:
                 chains = seq - last == 1 and not snapshot and seq != 1
             elif fast is _ID_RANGE:
                 chains = first is not None and last < seq and first - last <= 1 and first <= seq
+            elif fast is _PREV_ID:  # prevSeqId == seqId of the last, or a straddle (the rule's)
+                chains = (prev == last and not snapshot and prev != -1) or _PREV_ID(
+                    last, sync._after_snapshot, seq, first, prev, snapshot
+                )
             else:
                 chains = fast is not None and fast(
                     last, sync._after_snapshot, seq, first, prev, snapshot

@@ -21,6 +21,7 @@ from typing import TypeVar
 
 import msgspec
 
+from spinstream._core import Picker
 from spinstream.errors import ParseError
 from spinstream.models import Account, Balance, Order, OrderStatus, Position, Side, Source, Ticker
 from spinstream.protocol.booksync import Ids
@@ -34,17 +35,20 @@ __all__ = [
     "MARKETS",
     "VENUE",
     "Instrument",
+    "PickedBook",
     "account_data",
     "book_pushes",
     "books_data",
     "book_ids",
     "checksum",
     "decode_frame",
+    "decode_push",
     "market_of",
     "ms_to_ns",
     "num",
     "orders_data",
     "parse_account",
+    "pick_book",
     "parse_instruments",
     "parse_order",
     "parse_orders",
@@ -57,6 +61,7 @@ __all__ = [
     "step_decimals",
     "tickers_data",
     "validate_levels",
+    "ws_ticker",
 ]
 
 VENUE = "okx"
@@ -238,6 +243,100 @@ def decode_frame(frame: str | bytes) -> schemas.Envelope | schemas.Event | None:
             raise ParseError(f"okx: bad frame: {exc}") from None
 
 
+_BOOK_PICKER = Picker(
+    (
+        "arg.channel",
+        "arg.instId",
+        "action",
+        "data.asks",
+        "data.bids",
+        "data.ts",
+        "data.checksum",
+        "data.seqId",
+        "data.prevSeqId",
+        "event",
+    )
+)
+_NO_LEVELS = b"[]"
+_TICKERS = '{"arg":{"channel":"tickers"'
+_TICKERS_B = _TICKERS.encode()
+_TICKERS_AT = len(_TICKERS)
+_STR_OR_NONE = frozenset((str, type(None)))
+_INT_OR_NONE = frozenset((int, type(None)))
+_LEVELS_OR_NONE = frozenset((bytes, type(None)))
+
+#: channel, instId, action, asks, bids (JSON bytes), ts (ms text), checksum, seqId, prevSeqId
+PickedBook = tuple[str, str, str | None, bytes, bytes, str, int | None, int | None, int | None]
+
+
+def pick_book(frame: str | bytes) -> PickedBook | None:
+    """A `books` / `books5` / `bbo-tbt` push of one item read in one pass by the core's
+    `Picker` (no envelope, no structs; the levels stay JSON bytes for the book), or None for
+    anything else or anything unexpected: `decode_frame` then reads it and says what it is."""
+    if frame[:_TICKERS_AT] == (_TICKERS if type(frame) is str else _TICKERS_B):
+        return None  # the other busy channel: not a book
+    p = _BOOK_PICKER(frame)
+    if p is None:
+        return None
+    channel, inst, action, asks, bids, ts, c, seq, prev, event = p
+    if (
+        event is not None
+        or channel not in _BOOK_CHANNELS
+        or type(inst) is not str
+        or type(ts) is not str
+        or type(action) not in _STR_OR_NONE
+        or type(asks) not in _LEVELS_OR_NONE
+        or type(bids) not in _LEVELS_OR_NONE
+        or type(c) not in _INT_OR_NONE
+        or type(seq) not in _INT_OR_NONE
+        or type(prev) not in _INT_OR_NONE
+    ):
+        return None
+    if asks is None:
+        asks = _NO_LEVELS
+    if bids is None:
+        bids = _NO_LEVELS
+    return channel, inst, action, asks, bids, ts, c, seq, prev  # type: ignore[return-value]
+
+
+_PUSH = '{"arg":{"channel":"'
+_PUSH_B = _PUSH.encode()
+_AT = len(_PUSH)
+_BOOK_CHANNELS = frozenset(("books", "books5", "bbo-tbt"))
+_TYPED: dict[
+    str, msgspec.json.Decoder[schemas.BooksPush] | msgspec.json.Decoder[schemas.TickersPush]
+] = {
+    "books": schemas.BOOKS_PUSH,
+    "books5": schemas.BOOKS_PUSH,
+    "bbo-tbt": schemas.BOOKS_PUSH,
+    "tickers": schemas.TICKERS_PUSH,
+}
+
+
+def decode_push(frame: str | bytes) -> schemas.BooksPush | schemas.TickersPush | None:
+    """A public book or tickers push in one decoding pass (the per-frame path), or None for
+    anything else, or anything that does not decode so: `decode_frame` then says what it is.
+
+    OKX writes `arg` first with `channel` first in it; the channel named there picks the
+    typed decoder, so the frame's bytes are read once (not once for the envelope and again
+    for its `data`)."""
+    if isinstance(frame, str):
+        if not frame.startswith(_PUSH):
+            return None
+        channel = frame[_AT : frame.find('"', _AT, _AT + 16)]
+    else:
+        if not frame.startswith(_PUSH_B):
+            return None
+        channel = frame[_AT : frame.find(b'"', _AT, _AT + 16)].decode("ascii", "replace")
+    decoder = _TYPED.get(channel)
+    if decoder is None:
+        return None
+    try:
+        return decoder.decode(frame)
+    except msgspec.DecodeError:
+        return None
+
+
 def _decode(decoder: msgspec.json.Decoder[T], raw: msgspec.Raw | bytes, what: str) -> T:
     try:
         return decoder.decode(raw)
@@ -321,6 +420,46 @@ def parse_ticker(
         ts_event=ms_to_ns(t.ts),
         last_update=ts,
         source=source,
+    )
+
+
+def ws_ticker(t: schemas.TickerData, ts: int) -> Ticker:
+    """A `tickers` push item as a Ticker (sizes in contracts): `parse_ticker(t, ts, "ws")`
+    written out for the per-frame path; anything it would reject goes to it to say why."""
+    try:
+        bid = float(t.bidPx) if t.bidPx else None
+        bid_size = float(t.bidSz) if t.bidSz else None
+        ask = float(t.askPx) if t.askPx else None
+        ask_size = float(t.askSz) if t.askSz else None
+        last = float(t.last) if t.last else None
+        volume = float(t.vol24h) if t.vol24h else None
+        ts_event = int(t.ts) * 1_000_000 if t.ts else None
+    except ValueError:
+        return parse_ticker(t, ts, "ws")
+    market = _MARKET_OF.get(t.instType) if t.instType else "spot"
+    if (
+        market is None
+        or not (bid is None or 0.0 < bid < INF)
+        or not (ask is None or 0.0 < ask < INF)
+        or not (last is None or 0.0 < last < INF)
+        or not (bid_size is None or 0.0 <= bid_size < INF)
+        or not (ask_size is None or 0.0 <= ask_size < INF)
+        or not (volume is None or 0.0 <= volume < INF)
+    ):
+        return parse_ticker(t, ts, "ws")
+    return Ticker(
+        venue=VENUE,
+        market=market,
+        symbol=t.instId,
+        bid=bid,
+        bid_size=bid_size,
+        ask=ask,
+        ask_size=ask_size,
+        last=last,
+        volume_24h=volume,
+        ts_event=ts_event,
+        last_update=ts,
+        source="ws",
     )
 
 

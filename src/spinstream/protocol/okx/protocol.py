@@ -42,7 +42,7 @@ import msgspec
 from spinstream.credentials import Credentials
 from spinstream.errors import ParseError, SpinstreamError, UnsupportedError
 from spinstream.models import Order, Position, Source
-from spinstream.protocol.booksync import Action, OkxRule, SyncedBook, SyncState
+from spinstream.protocol.booksync import Action, Levels, OkxRule, SyncedBook, SyncState
 from spinstream.protocol.connection import Connection, Seed
 from spinstream.protocol.events import (
     MARKET_DATA,
@@ -384,16 +384,34 @@ class OkxPublic(Connection[Link]):
 
     def receive(self, frame: str | bytes, ts: int) -> list[Event]:
         """One frame: a push, an op answer or `pong`; never raises (bad frame: `Malformed`)."""
-        try:
-            msg = parse.decode_frame(frame)
-        except ParseError as exc:
-            return [self._malformed(str(exc), ts)]
+        picked = parse.pick_book(frame)  # the per-frame path: a books push read in one pass
+        if picked is not None and picked[0] == self._book_channel:
+            pch, psym, pact, asks, bids, ts_ms, c, seq, prev = picked
+            pbook = self._books.get(psym)
+            if pbook is None or (self._kinds.get(pch), psym) not in self._subs:
+                self._count("unsubscribed")
+                return []
+            try:
+                if self._top:
+                    return self._top_levels(psym, pbook, bids, asks, ts_ms, seq, ts)
+                return self._book_levels(psym, pbook, pact, bids, asks, ts_ms, c, seq, prev, ts)
+            except Exception as exc:
+                if self._top:  # the next push is a whole book again: only this one is lost
+                    return self._failed(pch, ts, exc)
+                return self._failed("books", ts, exc) + self._lost(psym, pbook, pact, ts)
+        msg: schemas.Envelope | schemas.BooksPush | schemas.TickersPush | schemas.Event | None
+        msg = parse.decode_push(frame)  # books / tickers in one pass; None: the general path
         if msg is None:
-            self._count("pongs")
-            return []
-        if isinstance(msg, schemas.Event):
-            ev = msg
-            return self._guard("event", ts, lambda: self._on_event(ev, ts))
+            try:
+                msg = parse.decode_frame(frame)
+            except ParseError as exc:
+                return [self._malformed(str(exc), ts)]
+            if msg is None:
+                self._count("pongs")
+                return []
+            if isinstance(msg, schemas.Event):
+                ev = msg
+                return self._guard("event", ts, lambda: self._on_event(ev, ts))
         arg = msg.arg
         sym = arg.instId
         channel = arg.channel
@@ -403,11 +421,17 @@ class OkxPublic(Connection[Link]):
         if channel == "tickers":
             try:
                 events: list[Event] = []
-                for t in parse.tickers_data(msg):
+                if isinstance(msg, schemas.TickersPush):
+                    tickers = msg.data
+                elif isinstance(msg, schemas.Envelope):
+                    tickers = parse.tickers_data(msg)
+                else:  # decode_push reads a tickers push as TickersPush
+                    raise ParseError("a tickers push read as books")
+                for t in tickers:
                     if t.instId != sym:
                         raise ParseError(f"tickers data for {t.instId!r}")
                     # sizes in contracts, as the REST fallback's (rest.parse_ticker, no inst)
-                    events.append(TickerUpdate(ticker=parse.parse_ticker(t, ts, "ws")))
+                    events.append(TickerUpdate(ticker=parse.ws_ticker(t, ts)))
                 return events
             except Exception as exc:
                 return self._failed("tickers", ts, exc)
@@ -418,13 +442,23 @@ class OkxPublic(Connection[Link]):
             return []
         action = msg.action
         try:
+            if isinstance(msg, schemas.BooksPush):
+                pushes = msg.data
+            elif isinstance(msg, schemas.Envelope):
+                pushes = parse.book_pushes(msg)
+            else:  # decode_push reads a books push as BooksPush
+                raise ParseError("a books push read as tickers")
+            if len(pushes) == 1:  # as OKX sends them
+                if self._top:
+                    return self._on_top(sym, book, pushes[0], ts)
+                return self._on_book(sym, book, action, pushes[0], ts)
             out: list[Event] = []
-            if self._top:
-                for d in parse.book_pushes(msg):
-                    out.extend(self._on_top(sym, book, d, ts))
-                return out
-            for d in parse.book_pushes(msg):
-                out.extend(self._on_book(sym, book, action, d, ts))
+            for d in pushes:
+                out.extend(
+                    self._on_top(sym, book, d, ts)
+                    if self._top
+                    else self._on_book(sym, book, action, d, ts)
+                )
             return out
         except Exception as exc:
             if self._top:  # the next push is a whole book again: only this one is lost
@@ -433,9 +467,21 @@ class OkxPublic(Connection[Link]):
 
     def _on_top(self, sym: str, book: SyncedBook, d: schemas.BookPush, ts: int) -> list[Event]:
         """One `books5` / `bbo-tbt` item: a whole book of `book_depth` levels."""
+        return self._top_levels(sym, book, d.bids, d.asks, d.ts, d.seqId, ts)
+
+    def _top_levels(
+        self,
+        sym: str,
+        book: SyncedBook,
+        bids: Levels,
+        asks: Levels,
+        ts_ms: str,
+        seq: int | None,
+        ts: int,
+    ) -> list[Event]:
         core = book.book
         try:
-            core.apply_snapshot(d.bids, d.asks)
+            core.apply_snapshot(bids, asks)
         except ValueError as exc:  # the book is as it was; the next push replaces it
             return [self._malformed(f"{self._book_channel} {sym}: bad level: {exc}", ts)]
         if core.crossed():  # stale until a good push
@@ -445,13 +491,13 @@ class OkxPublic(Connection[Link]):
             self._bad_tops.add(sym)
             return [self._stale("book", sym, "crossed book", ts)]
         self._bad_tops.discard(sym)
-        ts_event = parse.ms_to_ns(d.ts) if d.ts else None
+        ts_event = parse.ms_to_ns(ts_ms) if ts_ms else None
         upd = BookUpdated(
             venue=VENUE,
             market=self.market,
             symbol=sym,
             book=book.book,
-            seq=d.seqId,
+            seq=seq,
             ts_event=ts_event,
             ts_recv=ts,
         )
@@ -462,11 +508,27 @@ class OkxPublic(Connection[Link]):
     ) -> list[Event]:
         """One `books` item: sequenced, applied (the core parses and checks its levels),
         checksummed."""
+        return self._book_levels(
+            sym, book, action, d.bids, d.asks, d.ts, d.checksum, d.seqId, d.prevSeqId, ts
+        )
+
+    def _book_levels(
+        self,
+        sym: str,
+        book: SyncedBook,
+        action: str | None,
+        bids: Levels,
+        asks: Levels,
+        ts_ms: str,
+        c: int | None,
+        seq: int | None,
+        prev: int | None,
+        ts: int,
+    ) -> list[Event]:
         if action != "snapshot" and action != "update":
             raise ParseError(f"books action {action!r}")
-        bids, asks = d.bids, d.asks
         snapshot = action == "snapshot"
-        seq, prev = d.seqId, d.prevSeqId
+        seqid = seq
         if snapshot:
             self._no_snap.discard(sym)
         elif sym in self._no_snap and not book.in_sync and seq is not None:
@@ -483,21 +545,23 @@ class OkxPublic(Connection[Link]):
             raise ParseError("books update without prevSeqId")
         act = book.update_seq(seq, None, prev, snapshot, bids, asks)
         if act is _APPLY or act is _RESET:
-            c = d.checksum
             if c:  # 0 (since 2026-06-23) or absent: nothing to check
                 if book.book.checksum_okx() != c:
                     self._count("checksum_failed")
                     book.invalidate("checksum mismatch")
                     return self._resync(sym, "checksum mismatch", ts)
                 self._count("checksums")
-            ts_event = parse.ms_to_ns(d.ts) if d.ts else None
+            try:
+                ts_event: int | None = int(ts_ms) * 1_000_000 if ts_ms else None
+            except ValueError:
+                ts_event = parse.ms_to_ns(ts_ms)  # says what is wrong with it
             return [
                 BookUpdated(
                     venue=VENUE,
                     market=self.market,
                     symbol=sym,
                     book=book.book,
-                    seq=d.seqId,
+                    seq=seqid,
                     ts_event=ts_event,
                     ts_recv=ts,
                 )

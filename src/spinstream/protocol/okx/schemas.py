@@ -22,7 +22,9 @@ __all__ = [
     "ACCOUNT",
     "BOOKS",
     "BOOK_PUSHES",
+    "BOOKS_PUSH",
     "BookPush",
+    "BooksPush",
     "ENVELOPE",
     "EVENT",
     "INSTRUMENTS",
@@ -37,6 +39,7 @@ __all__ = [
     "REST_TICKERS",
     "SERVER_TIME",
     "TICKERS",
+    "TICKERS_PUSH",
     "AccountData",
     "Arg",
     "BalanceDetail",
@@ -51,6 +54,7 @@ __all__ = [
     "RestStatus",
     "ServerTime",
     "TickerData",
+    "TickersPush",
 ]
 
 T = TypeVar("T")
@@ -258,7 +262,26 @@ class Response(msgspec.Struct, Generic[T], frozen=True, gc=False):
     data: tuple[T, ...] = ()
 
 
+class BooksPush(msgspec.Struct, frozen=True, gc=False):
+    """A public book push decoded in one pass (`parse.decode_push`): its items typed, their
+    levels left as the frame's JSON bytes."""
+
+    arg: Arg
+    data: tuple[BookPush, ...]
+    action: str | None = None
+
+
+class TickersPush(msgspec.Struct, frozen=True, gc=False):
+    """A `tickers` push decoded in one pass (`parse.decode_push`)."""
+
+    arg: Arg
+    data: tuple[TickerData, ...]
+    action: str | None = None
+
+
 ENVELOPE = msgspec.json.Decoder(Envelope)
+BOOKS_PUSH = msgspec.json.Decoder(BooksPush)
+TICKERS_PUSH = msgspec.json.Decoder(TickersPush)
 EVENT = msgspec.json.Decoder(Event)
 TICKERS = msgspec.json.Decoder(tuple[TickerData, ...])
 BOOKS = msgspec.json.Decoder(tuple[BookData, ...])

@@ -16,6 +16,17 @@ from spinstream.protocol.okx.protocol import BOOK_DEPTHS, OkxPublic
 S = 1_000_000_000
 
 
+@pytest.fixture(autouse=True, params=["picked", "general"])
+def frame_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: book pushes through the one-pass picker (`parse.pick_book`, the
+    per-frame path) and through the general decoder it falls back to (picker off)."""
+    if request.param == "general":
+        from spinstream.protocol.okx import parse as okx_parse
+
+        monkeypatch.setattr(okx_parse, "pick_book", lambda frame: None)
+    return str(request.param)
+
+
 def subscribed(channel: str = "books", depth: int = 400) -> OkxPublic:
     """A connected OkxPublic with its book channel subscribed and acknowledged."""
     p = OkxPublic("spot", book_depth=depth)

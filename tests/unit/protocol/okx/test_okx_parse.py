@@ -202,3 +202,55 @@ def test_bad_enums_and_frames() -> None:
         with pytest.raises(ParseError):
             parse.step_decimals(step)
     assert [parse.step_decimals(s) for s in ("0.1", "0.10", "1", "0.00000001")] == [1, 1, 0, 8]
+
+
+_FIELD_VALUES = [
+    "",
+    "1",
+    "100.5",
+    "0",
+    "-1",
+    "nan",
+    "inf",
+    "-inf",
+    "1e400",
+    "abc",
+    "1_0",
+    " 2 ",
+    "0.00000001",
+]
+
+
+def _outcome(fn, *args):  # type: ignore[no-untyped-def]
+    try:
+        return ("ok", fn(*args))
+    except ParseError as exc:
+        return ("error", str(exc))
+
+
+@pytest.mark.parametrize(
+    "field", ["bidPx", "bidSz", "askPx", "askSz", "last", "vol24h", "ts", "instType"]
+)
+def test_ws_ticker_is_parse_ticker(field: str) -> None:
+    """The per-frame `ws_ticker` gives what `parse_ticker(t, ts, "ws")` gives, value or error."""
+    base = {
+        "instId": "BTC-USDT",
+        "instType": "SPOT",
+        "last": "100.15",
+        "lastSz": "0.1",
+        "askPx": "100.2",
+        "askSz": "1.5",
+        "bidPx": "100.1",
+        "bidSz": "2",
+        "vol24h": "1000",
+        "ts": "1700000000123",
+    }
+    values = _FIELD_VALUES + (
+        ["SWAP", "FUTURES", "OPTION", "MARGIN", "BOGUS"] if field == "instType" else []
+    )
+    for v in values:
+        t = schemas.TickerData(**{**base, field: v})
+        assert _outcome(parse.ws_ticker, t, 7) == _outcome(parse.parse_ticker, t, 7, "ws"), (
+            field,
+            v,
+        )

@@ -35,6 +35,17 @@ INSTRUMENTS = json.dumps(
 ).encode()
 
 
+@pytest.fixture(autouse=True, params=["picked", "general"])
+def frame_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: book pushes through the one-pass picker (`parse.pick_book`, the
+    per-frame path) and through the general decoder it falls back to (picker off)."""
+    if request.param == "general":
+        from spinstream.protocol.okx import parse as okx_parse
+
+        monkeypatch.setattr(okx_parse, "pick_book", lambda frame: None)
+    return str(request.param)
+
+
 def sub(op: str, channel: str, sym: str = SYM) -> str:
     return json.dumps({"op": op, "args": [{"channel": channel, "instId": sym}]}).replace(" ", "")
 
@@ -333,3 +344,34 @@ def test_finer_tick_refetches_the_instrument_and_resubscribes() -> None:
     b2 = Book()
     ev = p.receive(b2.frame("snapshot", [["100.155", "1"]], [["100.2", "1"]]), 13)
     assert isinstance(ev[0], BookUpdated) and ev[0].book.price_decimals == 3
+
+
+def test_book_pushes_take_the_one_pass_path(frame_path: str) -> None:
+    from spinstream.protocol.okx import parse as okx_parse
+
+    b = Book()
+    frame = b.frame("snapshot", [["100.1", "2"]], [["100.2", "1"]])
+    picked = okx_parse.pick_book(frame)
+    if frame_path == "general":
+        assert picked is None
+        return
+    assert picked == (
+        "books",
+        SYM,
+        "snapshot",
+        b'[["100.2", "1", "0", "1"]]',
+        b'[["100.1", "2", "0", "1"]]',
+        "1700000000500",
+        picked[6],
+        b.seq,
+        -1,
+    )
+    # what it does not take, the general decoder reads: tickers, op answers, two items
+    assert okx_parse.pick_book(ticker_frame()) is None
+    assert okx_parse.pick_book(sub("subscribe", "books")) is None
+    two = json.loads(frame)
+    two["data"] *= 2
+    assert okx_parse.pick_book(json.dumps(two)) is None
+    wrong_type = json.loads(frame)
+    wrong_type["data"][0]["seqId"] = "12"
+    assert okx_parse.pick_book(json.dumps(wrong_type)) is None

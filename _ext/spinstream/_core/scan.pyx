@@ -1,0 +1,323 @@
+# cython: language_level=3
+"""Pick named values out of a JSON frame in one pass (compiled; twin:
+spinstream/_core/_py/scan.py, API: docs/core-api.md).
+
+The per-frame path of a book stream needs a handful of scalars (channel, symbol, sequence ids,
+checksum) and the two level arrays, which the core book parses itself from their JSON bytes.
+A general decoder reads the frame once for its envelope and again for its payload, and builds
+objects nobody reads; `Picker` walks the bytes once, skips what is not asked for, and returns
+the asked values: scalars as Python values, arrays and objects as their exact JSON bytes.
+
+Anything it is not sure of (an escaped string, a value asked for twice, bad nesting) returns
+None: the caller then takes its general decoder, which says what is wrong.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.list cimport PyList_New, PyList_SET_ITEM
+from cpython.ref cimport Py_INCREF
+from libc.string cimport memcmp, memcpy
+
+__all__ = ["Picker"]
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object u, Py_ssize_t* size) except NULL
+    bint PyUnicode_CheckExact(object o)
+    bint PyBytes_CheckExact(object o)
+    object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
+    object PyLong_FromLongLong(long long v)
+
+cdef enum:
+    MAX_PATHS = 32
+    MAX_PATH = 256      # bytes of a dotted path
+    MAX_DEPTH = 64      # nesting
+
+
+# byte classes: STR_STOP marks what ends a run of plain string bytes (quote, backslash, control
+# bytes)
+cdef unsigned char STR_STOP[256]
+for _c in range(256):
+    STR_STOP[_c] = _c == 34 or _c == 92 or _c < 32
+
+
+cdef inline bint _ws(char c) noexcept:
+    return c == 32 or c == 9 or c == 10 or c == 13
+
+
+cdef inline Py_ssize_t _skip_ws(const char* s, Py_ssize_t i, Py_ssize_t n) noexcept:
+    while i < n and _ws(s[i]):
+        i += 1
+    return i
+
+
+cdef inline Py_ssize_t _string_end(const char* s, Py_ssize_t i, Py_ssize_t n,
+                                   bint* escaped) noexcept:
+    """Index of the closing quote of the string whose opening quote is at I - 1, or -1."""
+    cdef char c
+    while i < n:
+        if not STR_STOP[<unsigned char>s[i]]:
+            i += 1
+            continue
+        c = s[i]
+        if c == 34:
+            return i
+        if c == 92:
+            escaped[0] = True
+            i += 2
+            continue
+        return -1   # a control byte
+    return -1
+
+
+cdef extern from "skip.h":
+    Py_ssize_t ss_skip(const char* s, Py_ssize_t i, Py_ssize_t n) noexcept nogil
+
+
+cdef inline Py_ssize_t _skip_container(const char* s, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """Index just past the array or object that opens at I, or -1 (brackets are counted, not
+    matched by kind: the content of a skipped or picked container is its reader's to check;
+    skip.h, 16 bytes at a time where SSE2 is)."""
+    return ss_skip(s, i, n)
+
+
+cdef Py_ssize_t _scalar_end(const char* s, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """Index just past a number or literal that starts at I."""
+    cdef char c
+    while i < n:
+        c = s[i]
+        if _ws(c) or c == 44 or c == 93 or c == 125:
+            break
+        i += 1
+    return i
+
+
+cdef object _number(const char* s, Py_ssize_t n):
+    """An integer's text as int (at most 18 digits), any other number's text as str; None for
+    what is not a JSON number."""
+    cdef Py_ssize_t i = 0
+    cdef long long v = 0
+    cdef bint neg = False, integral = True, digit = False
+    cdef char c
+    if n > 0 and s[0] == 45:
+        neg = True
+        i = 1
+    if i >= n:
+        return None
+    while i < n:
+        c = s[i]
+        if 48 <= c <= 57:
+            digit = True
+            if integral:
+                v = v * 10 + (c - 48)
+        elif c == 46 or c == 101 or c == 69 or c == 43 or c == 45:
+            integral = False
+        else:
+            return None
+        i += 1
+    if not digit:
+        return None
+    if integral and n - neg <= 18:
+        return PyLong_FromLongLong(-v if neg else v)
+    return s[:n].decode("ascii")
+
+
+cdef class Picker:
+    """Picker(paths)(frame) -> list of the values at PATHS (dotted object keys; arrays are
+    transparent: "data.asks" is the `asks` of any item of `data`), None where absent or null;
+    or None when the frame cannot be picked this way (see the module docstring)."""
+
+    cdef readonly tuple paths
+    cdef tuple _raw           # the paths as bytes (owners of the pointers below)
+    cdef const char* _p[MAX_PATHS]
+    cdef Py_ssize_t _len[MAX_PATHS]
+    cdef Py_ssize_t _np
+
+    def __init__(self, paths):
+        cdef Py_ssize_t k
+        paths = tuple(paths)
+        if not 0 < len(paths) <= MAX_PATHS:
+            raise ValueError(f"1 to {MAX_PATHS} paths, not {len(paths)}")
+        raw = []
+        for p in paths:
+            if not isinstance(p, str) or not p or len(p.encode()) >= MAX_PATH:
+                raise ValueError(f"a path is a non-empty str under {MAX_PATH} bytes: {p!r}")
+            if p in paths[: len(raw)]:
+                raise ValueError(f"path {p!r} given twice")
+            raw.append(p.encode())
+        self.paths = paths
+        self._raw = tuple(raw)
+        self._np = len(raw)
+        for k in range(self._np):
+            self._p[k] = PyBytes_AS_STRING(self._raw[k])
+            self._len[k] = PyBytes_GET_SIZE(self._raw[k])
+
+    def _check(self):
+        """The paths are as given: unique, non-empty, within bounds (no state between calls)."""
+        assert self._np == len(self.paths) == len(set(self.paths)) and all(self.paths)
+
+    cdef inline int _match(self, const char* path, Py_ssize_t plen) noexcept:
+        """Index of the path equal to PATH, -2 when PATH is a prefix of one (descend), -1."""
+        cdef Py_ssize_t k
+        cdef int prefix = -1
+        for k in range(self._np):
+            if self._len[k] == plen:
+                if memcmp(self._p[k], path, plen) == 0:
+                    return <int>k
+            elif self._len[k] > plen and self._p[k][plen] == 46 and memcmp(
+                self._p[k], path, plen
+            ) == 0:
+                prefix = -2
+        return prefix
+
+    def __call__(self, frame):
+        cdef const char* s
+        cdef Py_ssize_t n
+        if PyUnicode_CheckExact(frame):
+            s = PyUnicode_AsUTF8AndSize(frame, &n)
+        elif PyBytes_CheckExact(frame):
+            s = PyBytes_AS_STRING(frame)
+            n = PyBytes_GET_SIZE(frame)
+        else:
+            frame = bytes(frame)
+            s = PyBytes_AS_STRING(frame)
+            n = PyBytes_GET_SIZE(frame)
+        return self._pick(s, n)
+
+    cdef object _pick(self, const char* s, Py_ssize_t n):
+        cdef list out = PyList_New(self._np)
+        cdef Py_ssize_t k, i, j, end, plen = 0
+        cdef char path[MAX_PATH]
+        cdef Py_ssize_t plens[MAX_DEPTH]   # the path's length at each open container
+        cdef bint is_obj[MAX_DEPTH]
+        cdef Py_ssize_t depth = 0
+        cdef bint esc = False
+        cdef int m
+        cdef char c
+        cdef object value
+        for k in range(self._np):
+            Py_INCREF(None)
+            PyList_SET_ITEM(out, k, None)
+        cdef bint seen[MAX_PATHS]
+        for k in range(self._np):
+            seen[k] = False
+        i = _skip_ws(s, 0, n)
+        if i >= n or s[i] != 123:
+            return None
+        is_obj[0] = True
+        plens[0] = 0
+        depth = 1
+        i += 1
+        while True:
+            i = _skip_ws(s, i, n)
+            if i >= n:
+                return None
+            c = s[i]
+            if c == 125 or c == 93:   # } or ]: close the container
+                if (c == 125) != is_obj[depth - 1]:
+                    return None
+                depth -= 1
+                i += 1
+                if depth == 0:
+                    break
+                plen = plens[depth]   # back to the path of the container that held it
+                i = _skip_ws(s, i, n)
+                if i < n and s[i] == 44:
+                    i += 1
+                    continue
+                if i < n and (s[i] == 125 or s[i] == 93):
+                    continue
+                return None
+            if is_obj[depth - 1]:
+                if c != 34:
+                    return None
+                esc = False
+                j = _string_end(s, i + 1, n, &esc)
+                if j < 0 or esc:
+                    return None
+                k = j - i - 1                       # the key's length
+                end = plens[depth - 1]              # the object's own path length
+                if end + (1 if end else 0) + k >= MAX_PATH:
+                    m = -1
+                else:
+                    plen = end
+                    if plen:
+                        path[plen] = 46
+                        plen += 1
+                    memcpy(path + plen, s + i + 1, k)
+                    plen += k
+                    m = self._match(path, plen)
+                i = _skip_ws(s, j + 1, n)
+                if i >= n or s[i] != 58:
+                    return None
+                i = _skip_ws(s, i + 1, n)
+                if i >= n:
+                    return None
+            else:  # an array's item: its path is the array's (arrays are transparent), and
+                m = -2  # an array is only entered when its path leads to one asked for
+                plen = plens[depth - 1]
+            c = s[i]
+            # the value at `path` (m: index asked for, -2 descend, -1 skip)
+            if c == 123 or c == 91:
+                if m == -2 and depth < MAX_DEPTH:
+                    is_obj[depth] = c == 123
+                    plens[depth] = plen
+                    depth += 1
+                    i += 1
+                    continue
+                j = _skip_container(s, i, n)
+                if j < 0:
+                    return None
+                if m >= 0:
+                    if seen[m]:
+                        return None
+                    seen[m] = True
+                    value = PyBytes_FromStringAndSize(s + i, j - i)
+                    out[m] = value
+                i = j
+            elif c == 34:
+                esc = False
+                j = _string_end(s, i + 1, n, &esc)
+                if j < 0:
+                    return None
+                if m >= 0:
+                    if esc or seen[m]:
+                        return None
+                    seen[m] = True
+                    try:
+                        value = PyUnicode_DecodeUTF8(s + i + 1, j - i - 1, "strict")
+                    except UnicodeDecodeError:
+                        return None
+                    out[m] = value
+                i = j + 1
+            else:
+                j = _scalar_end(s, i, n)
+                if j == i:
+                    return None
+                if j - i == 4 and memcmp(s + i, b"null", 4) == 0:
+                    value = None
+                elif j - i == 4 and memcmp(s + i, b"true", 4) == 0:
+                    value = True
+                elif j - i == 5 and memcmp(s + i, b"false", 5) == 0:
+                    value = False
+                else:
+                    value = _number(s + i, j - i)
+                    if value is None:
+                        return None
+                if m >= 0:
+                    if seen[m]:
+                        return None
+                    seen[m] = True
+                    out[m] = value
+                i = j
+            # after a value: `,` or the container's close
+            i = _skip_ws(s, i, n)
+            if i >= n:
+                return None
+            if s[i] == 44:
+                i += 1
+                continue
+            if s[i] == 125 or s[i] == 93:
+                continue
+            return None
+        if _skip_ws(s, i, n) != n:
+            return None
+        return out
