@@ -18,6 +18,7 @@ SETTINGS = settings(
 )
 KEYS = ["a", "b", "data", "x", "asks"]
 PATHS = ("a", "b", "data.x", "data.asks", "x.a.b")
+KINDS = st.text("*sic", min_size=len(PATHS), max_size=len(PATHS))
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +103,12 @@ def test_values_are_what_json_reads(pickers, doc) -> None:
             assert float(value) == float(want)
         else:
             assert value == want
+
+
+@SETTINGS
+@given(documents, KINDS)
+def test_compiled_equals_twin_with_kinds(documents_doc, kinds) -> None:
+    compiled = load_core("compiled").scan.Picker(PATHS, kinds)
+    twin = load_core("twin").scan.Picker(PATHS, kinds)
+    text = json.dumps(documents_doc)
+    assert compiled(text) == twin(text)

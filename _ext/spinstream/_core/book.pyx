@@ -56,6 +56,9 @@ for _i in range(1, 20):
     POW10[_i] = POW10[_i - 1] * 10
 
 cdef uint64_t I64_MAX_U = <uint64_t>INT64_MAX
+cdef uint64_t[19] LIMIT      # the largest mantissa that times 10**k still fits int64
+for _i in range(19):
+    LIMIT[_i] = I64_MAX_U // POW10[_i]
 cdef const char* DIGIT_PAIRS = (
     b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
     b"4041424344454647484950515253545556575859606162636465666768697071727374757677787980"
@@ -157,38 +160,42 @@ cdef int parse_ascii(const char* s, Py_ssize_t n, int dec, int64_t* out) except 
 cdef inline Py_ssize_t _parse_plain(const char* s, Py_ssize_t i, Py_ssize_t n, int dec,
                                      int64_t* out) noexcept:
     """The common case of a level value, digits with at most one point ("30243.5") closed by a
-    quote at the returned index, in one pass; -1 for anything else (sign, exponent, too many
-    digits, too many decimals, no quote), which `parse_ascii` then takes (and rejects)."""
+    quote at the returned index, in one pass; -1 for anything else (sign, exponent, more than
+    18 digits, too many decimals, no quote), which `parse_ascii` then takes (and rejects)."""
     cdef uint64_t mant = 0, d
-    cdef int ndig = 0, frac = 0, shift
-    cdef bint dot = False, any_digit = False
-    while i < n:
+    cdef Py_ssize_t start = i, fstart
+    cdef Py_ssize_t ndigits
+    cdef int frac = 0, shift
+    while i < n:                    # the integer part
         d = <uint64_t>(<unsigned char>s[i]) - 48
-        if d < 10:
-            mant = mant * 10 + d
-            any_digit = True
-            if mant:
-                ndig += 1
-            if dot:
-                frac += 1
-        elif s[i] == 46 and not dot:  # .
-            dot = True
-        else:
+        if d >= 10:
             break
+        mant = mant * 10 + d
         i += 1
-    if i >= n or s[i] != 34 or not any_digit or ndig > 18:
+    ndigits = i - start
+    if i < n and s[i] == 46:        # . and the fraction
+        i += 1
+        fstart = i
+        while i < n:
+            d = <uint64_t>(<unsigned char>s[i]) - 48
+            if d >= 10:
+                break
+            mant = mant * 10 + d
+            i += 1
+        frac = <int>(i - fstart)
+        ndigits += frac
+    if ndigits == 0 or ndigits > 18 or i >= n or s[i] != 34:  # 18 digits: mant cannot overflow
         return -1
     while frac > dec and mant and mant % 10 == 0:  # "1.50" at 1 decimal: trailing zeros
         mant //= 10
         frac -= 1
-        ndig -= 1
     if not mant:
         out[0] = 0
         return i
     if frac > dec:
         return -1
     shift = dec - frac
-    if ndig + shift > 18:
+    if mant > LIMIT[shift]:
         return -1
     out[0] = <int64_t>(mant * POW10[shift])
     return i

@@ -120,22 +120,37 @@ cdef object _number(const char* s, Py_ssize_t n):
     return s[:n].decode("ascii")
 
 
+cdef inline int _same(str text, const char* s, Py_ssize_t n) except -1:
+    """TEXT's UTF-8 is S[:N] (TEXT is a str this picker made, so its UTF-8 is cached)."""
+    cdef Py_ssize_t k
+    cdef const char* t = PyUnicode_AsUTF8AndSize(text, &k)
+    return k == n and memcmp(t, s, n) == 0
+
+
 cdef class Picker:
-    """Picker(paths)(frame) -> list of the values at PATHS (dotted object keys; arrays are
-    transparent: "data.asks" is the `asks` of any item of `data`), None where absent or null;
-    or None when the frame cannot be picked this way (see the module docstring)."""
+    """Picker(paths, kinds)(frame) -> list of the values at PATHS (dotted object keys; arrays
+    are transparent: "data.asks" is the `asks` of any item of `data`), None where absent or
+    null; or None when the frame cannot be picked this way (see the module docstring), which
+    includes a value not of its path's kind: KINDS has one letter a path, `s` str, `i` int,
+    `c` array or object, `*` any (the default)."""
 
     cdef readonly tuple paths
+    cdef readonly str kinds
     cdef tuple _raw           # the paths as bytes (owners of the pointers below)
     cdef const char* _p[MAX_PATHS]
     cdef Py_ssize_t _len[MAX_PATHS]
+    cdef char _kind[MAX_PATHS]
     cdef Py_ssize_t _np
+    cdef list _last           # the last str picked at each path: equal text reuses it
 
-    def __init__(self, paths):
+    def __init__(self, paths, kinds=None):
         cdef Py_ssize_t k
         paths = tuple(paths)
         if not 0 < len(paths) <= MAX_PATHS:
             raise ValueError(f"1 to {MAX_PATHS} paths, not {len(paths)}")
+        kinds = "*" * len(paths) if kinds is None else kinds
+        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip("*sic"):
+            raise ValueError(f"kinds: one of * s i c per path, not {kinds!r}")
         raw = []
         for p in paths:
             if not isinstance(p, str) or not p or len(p.encode()) >= MAX_PATH:
@@ -144,15 +159,19 @@ cdef class Picker:
                 raise ValueError(f"path {p!r} given twice")
             raw.append(p.encode())
         self.paths = paths
+        self.kinds = kinds
         self._raw = tuple(raw)
         self._np = len(raw)
+        self._last = [None] * self._np
         for k in range(self._np):
             self._p[k] = PyBytes_AS_STRING(self._raw[k])
             self._len[k] = PyBytes_GET_SIZE(self._raw[k])
+            self._kind[k] = ord(kinds[k])
 
     def _check(self):
-        """The paths are as given: unique, non-empty, within bounds (no state between calls)."""
-        assert self._np == len(self.paths) == len(set(self.paths)) and all(self.paths)
+        """The paths are as given: unique, non-empty, within bounds; one kind each."""
+        assert self._np == len(self.paths) == len(set(self.paths)) == len(self.kinds)
+        assert all(self.paths) and not self.kinds.strip("*sic")
 
     cdef inline int _match(self, const char* path, Py_ssize_t plen) noexcept:
         """Index of the path equal to PATH, -2 when PATH is a prefix of one (descend), -1."""
@@ -267,7 +286,7 @@ cdef class Picker:
                 if j < 0:
                     return None
                 if m >= 0:
-                    if seen[m]:
+                    if seen[m] or (self._kind[m] != 42 and self._kind[m] != 99):  # * c
                         return None
                     seen[m] = True
                     value = PyBytes_FromStringAndSize(s + i, j - i)
@@ -279,13 +298,16 @@ cdef class Picker:
                 if j < 0:
                     return None
                 if m >= 0:
-                    if esc or seen[m]:
+                    if esc or seen[m] or (self._kind[m] != 42 and self._kind[m] != 115):  # * s
                         return None
                     seen[m] = True
-                    try:
-                        value = PyUnicode_DecodeUTF8(s + i + 1, j - i - 1, "strict")
-                    except UnicodeDecodeError:
-                        return None
+                    value = self._last[m]
+                    if value is None or not _same(value, s + i + 1, j - i - 1):
+                        try:
+                            value = PyUnicode_DecodeUTF8(s + i + 1, j - i - 1, "strict")
+                        except UnicodeDecodeError:
+                            return None
+                        self._last[m] = value
                     out[m] = value
                 i = j + 1
             else:
@@ -303,7 +325,8 @@ cdef class Picker:
                     if value is None:
                         return None
                 if m >= 0:
-                    if seen[m]:
+                    if seen[m] or (value is not None and self._kind[m] != 42 and (
+                        self._kind[m] != 105 or type(value) is not int)):  # * i
                         return None
                     seen[m] = True
                     out[m] = value

@@ -113,3 +113,34 @@ def test_long_frames_take_the_block_skip(scan) -> None:
         esc = frame.replace('"[]{}"', '"\\"]"', 3)
         assert p(esc) == [pad]
         assert p(frame.replace("x", "\x02", 1)) == (None if pad else [pad])
+
+
+def test_kinds_refuse_what_the_caller_does_not_expect(scan) -> None:
+    p = scan.Picker(("s", "i", "c", "a"), "sic*")
+    assert p('{"s": "x", "i": 5, "c": [1], "a": 1.5}') == ["x", 5, b"[1]", "1.5"]
+    assert p('{"s": null, "i": null, "c": null}') == [None, None, None, None]
+    for bad in (
+        '{"s": 1}',
+        '{"i": "5"}',
+        '{"i": 1.5}',
+        '{"i": true}',
+        '{"c": "[]"}',
+        '{"c": 1}',
+        '{"i": 12345678901234567890}',
+    ):
+        assert p(bad) is None, bad
+    for kinds in ("si", "sicx", 5):
+        with pytest.raises(ValueError):
+            scan.Picker(("s", "i", "c", "a"), kinds)
+    p._check()
+    assert p.kinds == "sic*"
+
+
+def test_equal_strings_reuse_the_last_object(scan) -> None:
+    p = scan.Picker(("a",), "s")
+    first = p('{"a": "BTC-USDT"}')[0]
+    again = p('{"a": "BTC-USDT"}')[0]
+    other = p('{"a": "ETH-USDT"}')[0]
+    assert first == again == "BTC-USDT" and other == "ETH-USDT"
+    if scan.__name__ == "spinstream._core.scan":
+        assert again is first

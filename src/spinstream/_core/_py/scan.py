@@ -88,16 +88,22 @@ def _number(t: bytes) -> object:
 
 
 class Picker:
-    """Picker(paths)(frame) -> list of the values at PATHS (dotted object keys; arrays are
-    transparent: "data.asks" is the `asks` of any item of `data`), None where absent or null;
-    or None when the frame cannot be picked this way (see the module docstring)."""
+    """Picker(paths, kinds)(frame) -> list of the values at PATHS (dotted object keys; arrays
+    are transparent: "data.asks" is the `asks` of any item of `data`), None where absent or
+    null; or None when the frame cannot be picked this way (see the module docstring), which
+    includes a value not of its path's kind: KINDS has one letter a path, `s` str, `i` int,
+    `c` array or object, `*` any (the default)."""
 
-    __slots__ = ("paths", "_raw")
+    __slots__ = ("paths", "kinds", "_raw")
 
-    def __init__(self, paths: Iterable[str]) -> None:
+    def __init__(self, paths: Iterable[str], kinds: str | None = None) -> None:
         paths = tuple(paths)
         if not 0 < len(paths) <= MAX_PATHS:
             raise ValueError(f"1 to {MAX_PATHS} paths, not {len(paths)}")
+        kinds = "*" * len(paths) if kinds is None else kinds
+        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip("*sic"):
+            raise ValueError(f"kinds: one of * s i c per path, not {kinds!r}")
+        self.kinds: str = kinds
         raw: list[bytes] = []
         for p in paths:
             if not isinstance(p, str) or not p or len(p.encode()) >= MAX_PATH:
@@ -189,7 +195,7 @@ class Picker:
                 if j < 0:
                     return None
                 if m >= 0:
-                    if seen[m]:
+                    if seen[m] or self.kinds[m] not in "*c":
                         return None
                     seen[m] = True
                     out[m] = s[i:j]
@@ -199,7 +205,7 @@ class Picker:
                 if j < 0:
                     return None
                 if m >= 0:
-                    if esc or seen[m]:
+                    if esc or seen[m] or self.kinds[m] not in "*s":
                         return None
                     seen[m] = True
                     try:
@@ -224,7 +230,11 @@ class Picker:
                     if value is None:
                         return None
                 if m >= 0:
-                    if seen[m]:
+                    if seen[m] or (
+                        value is not None
+                        and self.kinds[m] != "*"
+                        and (self.kinds[m] != "i" or type(value) is not int)
+                    ):
                         return None
                     seen[m] = True
                     out[m] = value
@@ -243,5 +253,6 @@ class Picker:
         return out
 
     def _check(self) -> None:
-        """The paths are as given: unique, non-empty, within bounds (no state between calls)."""
-        assert len(set(self.paths)) == len(self.paths) and all(self.paths)
+        """The paths are as given: unique, non-empty, within bounds; one kind each."""
+        assert len(set(self.paths)) == len(self.paths) == len(self._raw) == len(self.kinds)
+        assert all(self.paths) and not self.kinds.strip("*sic")

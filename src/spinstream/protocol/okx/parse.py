@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -45,6 +45,7 @@ __all__ = [
     "decode_push",
     "market_of",
     "ms_to_ns",
+    "number_ticker",
     "num",
     "orders_data",
     "parse_account",
@@ -255,18 +256,17 @@ _BOOK_PICKER = Picker(
         "data.seqId",
         "data.prevSeqId",
         "event",
-    )
+    ),
+    "sssccsiii*",
 )
 _NO_LEVELS = b"[]"
 _TICKERS = '{"arg":{"channel":"tickers"'
 _TICKERS_B = _TICKERS.encode()
 _TICKERS_AT = len(_TICKERS)
-_STR_OR_NONE = frozenset((str, type(None)))
-_INT_OR_NONE = frozenset((int, type(None)))
-_LEVELS_OR_NONE = frozenset((bytes, type(None)))
 
-#: channel, instId, action, asks, bids (JSON bytes), ts (ms text), checksum, seqId, prevSeqId
-PickedBook = tuple[str, str, str | None, bytes, bytes, str, int | None, int | None, int | None]
+#: what `pick_book` returns: [channel, instId, action, asks, bids (JSON bytes), ts (ms text),
+#: checksum, seqId, prevSeqId, event (None)], str / int / None as the picker checked them
+PickedBook = list[Any]
 
 
 def pick_book(frame: str | bytes) -> PickedBook | None:
@@ -275,28 +275,14 @@ def pick_book(frame: str | bytes) -> PickedBook | None:
     anything else or anything unexpected: `decode_frame` then reads it and says what it is."""
     if frame[:_TICKERS_AT] == (_TICKERS if type(frame) is str else _TICKERS_B):
         return None  # the other busy channel: not a book
-    p = _BOOK_PICKER(frame)
-    if p is None:
+    p = _BOOK_PICKER(frame)  # checks each value's kind (str / int / array) as it reads
+    if p is None or p[9] is not None or p[0] not in _BOOK_CHANNELS or p[1] is None or p[5] is None:
         return None
-    channel, inst, action, asks, bids, ts, c, seq, prev, event = p
-    if (
-        event is not None
-        or channel not in _BOOK_CHANNELS
-        or type(inst) is not str
-        or type(ts) is not str
-        or type(action) not in _STR_OR_NONE
-        or type(asks) not in _LEVELS_OR_NONE
-        or type(bids) not in _LEVELS_OR_NONE
-        or type(c) not in _INT_OR_NONE
-        or type(seq) not in _INT_OR_NONE
-        or type(prev) not in _INT_OR_NONE
-    ):
-        return None
-    if asks is None:
-        asks = _NO_LEVELS
-    if bids is None:
-        bids = _NO_LEVELS
-    return channel, inst, action, asks, bids, ts, c, seq, prev  # type: ignore[return-value]
+    if p[3] is None:
+        p[3] = _NO_LEVELS
+    if p[4] is None:
+        p[4] = _NO_LEVELS
+    return p
 
 
 _PUSH = '{"arg":{"channel":"'
@@ -313,7 +299,9 @@ _TYPED: dict[
 }
 
 
-def decode_push(frame: str | bytes) -> schemas.BooksPush | schemas.TickersPush | None:
+def decode_push(
+    frame: str | bytes,
+) -> schemas.BooksPush | schemas.TickersPush | schemas.TickerNumbersPush | None:
     """A public book or tickers push in one decoding pass (the per-frame path), or None for
     anything else, or anything that does not decode so: `decode_frame` then says what it is.
 
@@ -328,6 +316,11 @@ def decode_push(frame: str | bytes) -> schemas.BooksPush | schemas.TickersPush |
         if not frame.startswith(_PUSH_B):
             return None
         channel = frame[_AT : frame.find(b'"', _AT, _AT + 16)].decode("ascii", "replace")
+    if channel == "tickers":
+        try:  # numbers straight from the decoder; "" (no value) and the like: as text
+            return schemas.TICKER_NUMBERS_PUSH.decode(frame)
+        except msgspec.DecodeError:
+            pass
     decoder = _TYPED.get(channel)
     if decoder is None:
         return None
@@ -458,6 +451,38 @@ def ws_ticker(t: schemas.TickerData, ts: int) -> Ticker:
         last=last,
         volume_24h=volume,
         ts_event=ts_event,
+        last_update=ts,
+        source="ws",
+    )
+
+
+def number_ticker(t: schemas.TickerNumbers, ts: int) -> Ticker | None:
+    """A `tickers` item read as numbers, as a Ticker; None when a value is out of bounds
+    (the caller then reads the push as text, and `ws_ticker` says what is wrong)."""
+    bid, ask, last = t.bidPx, t.askPx, t.last
+    bid_size, ask_size, volume = t.bidSz, t.askSz, t.vol24h
+    market = _MARKET_OF.get(t.instType) if t.instType else "spot"
+    if (
+        market is None
+        or not (bid is None or 0.0 < bid < INF)
+        or not (ask is None or 0.0 < ask < INF)
+        or not (last is None or 0.0 < last < INF)
+        or not (bid_size is None or 0.0 <= bid_size < INF)
+        or not (ask_size is None or 0.0 <= ask_size < INF)
+        or not (volume is None or 0.0 <= volume < INF)
+    ):
+        return None
+    return Ticker(
+        venue=VENUE,
+        market=market,
+        symbol=t.instId,
+        bid=bid,
+        bid_size=bid_size,
+        ask=ask,
+        ask_size=ask_size,
+        last=last,
+        volume_24h=volume,
+        ts_event=None if t.ts is None else t.ts * 1_000_000,
         last_update=ts,
         source="ws",
     )

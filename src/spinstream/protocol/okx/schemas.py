@@ -40,6 +40,7 @@ __all__ = [
     "SERVER_TIME",
     "TICKERS",
     "TICKERS_PUSH",
+    "TICKER_NUMBERS_PUSH",
     "AccountData",
     "Arg",
     "BalanceDetail",
@@ -55,6 +56,8 @@ __all__ = [
     "ServerTime",
     "TickerData",
     "TickersPush",
+    "TickerNumbers",
+    "TickerNumbersPush",
 ]
 
 T = TypeVar("T")
@@ -279,7 +282,32 @@ class TickersPush(msgspec.Struct, frozen=True, gc=False):
     action: str | None = None
 
 
+class TickerNumbers(msgspec.Struct, frozen=True, gc=False):
+    """A `tickers` item with its numbers read as numbers by the decoder (lax mode: OKX's
+    decimal strings to float, the ms string to int): the per-frame path. An item that does
+    not read so ("" for no value) takes `TickerData`."""
+
+    instId: str  # noqa: N815
+    instType: str = ""  # noqa: N815
+    last: float | None = None
+    askPx: float | None = None  # noqa: N815
+    askSz: float | None = None  # noqa: N815
+    bidPx: float | None = None  # noqa: N815
+    bidSz: float | None = None  # noqa: N815
+    vol24h: float | None = None
+    ts: int | None = None
+
+
+class TickerNumbersPush(msgspec.Struct, frozen=True, gc=False):
+    """A `tickers` push read with `TickerNumbers` items (`parse.decode_push`)."""
+
+    arg: Arg
+    data: tuple[TickerNumbers, ...]
+    action: str | None = None
+
+
 ENVELOPE = msgspec.json.Decoder(Envelope)
+TICKER_NUMBERS_PUSH = msgspec.json.Decoder(TickerNumbersPush, strict=False)
 BOOKS_PUSH = msgspec.json.Decoder(BooksPush)
 TICKERS_PUSH = msgspec.json.Decoder(TickersPush)
 EVENT = msgspec.json.Decoder(Event)

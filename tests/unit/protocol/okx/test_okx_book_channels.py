@@ -18,12 +18,14 @@ S = 1_000_000_000
 
 @pytest.fixture(autouse=True, params=["picked", "general"])
 def frame_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test twice: book pushes through the one-pass picker (`parse.pick_book`, the
-    per-frame path) and through the general decoder it falls back to (picker off)."""
+    """Every test twice: pushes through the per-frame paths (books: the one-pass picker
+    `parse.pick_book`; tickers: `parse.decode_push`) and through the general decoder they
+    fall back to (both off)."""
     if request.param == "general":
         from spinstream.protocol.okx import parse as okx_parse
 
         monkeypatch.setattr(okx_parse, "pick_book", lambda frame: None)
+        monkeypatch.setattr(okx_parse, "decode_push", lambda frame: None)
     return str(request.param)
 
 

@@ -37,12 +37,14 @@ INSTRUMENTS = json.dumps(
 
 @pytest.fixture(autouse=True, params=["picked", "general"])
 def frame_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test twice: book pushes through the one-pass picker (`parse.pick_book`, the
-    per-frame path) and through the general decoder it falls back to (picker off)."""
+    """Every test twice: pushes through the per-frame paths (books: the one-pass picker
+    `parse.pick_book`; tickers: `parse.decode_push`) and through the general decoder they
+    fall back to (both off)."""
     if request.param == "general":
         from spinstream.protocol.okx import parse as okx_parse
 
         monkeypatch.setattr(okx_parse, "pick_book", lambda frame: None)
+        monkeypatch.setattr(okx_parse, "decode_push", lambda frame: None)
     return str(request.param)
 
 
@@ -63,7 +65,8 @@ def ticker_frame(bid: str = "100.1", ask: str = "100.2", ts: str = "170000000012
         "vol24h": "1000",
         "ts": ts,
     }
-    return json.dumps({"arg": {"channel": "tickers", "instId": SYM}, "data": [data]})
+    push = {"arg": {"channel": "tickers", "instId": SYM}, "data": [data]}
+    return json.dumps(push, separators=(",", ":"))  # compact, as OKX writes it
 
 
 class Book:
@@ -355,7 +358,7 @@ def test_book_pushes_take_the_one_pass_path(frame_path: str) -> None:
     if frame_path == "general":
         assert picked is None
         return
-    assert picked == (
+    assert picked == [
         "books",
         SYM,
         "snapshot",
@@ -365,13 +368,16 @@ def test_book_pushes_take_the_one_pass_path(frame_path: str) -> None:
         picked[6],
         b.seq,
         -1,
-    )
+        None,
+    ]
+    assert type(picked[6]) is int
     # what it does not take, the general decoder reads: tickers, op answers, two items
     assert okx_parse.pick_book(ticker_frame()) is None
     assert okx_parse.pick_book(sub("subscribe", "books")) is None
     two = json.loads(frame)
     two["data"] *= 2
     assert okx_parse.pick_book(json.dumps(two)) is None
-    wrong_type = json.loads(frame)
-    wrong_type["data"][0]["seqId"] = "12"
-    assert okx_parse.pick_book(json.dumps(wrong_type)) is None
+    for field, value in (("seqId", "12"), ("checksum", 1.5), ("ts", 1), ("asks", "[]")):
+        wrong_type = json.loads(frame)
+        wrong_type["data"][0][field] = value
+        assert okx_parse.pick_book(json.dumps(wrong_type)) is None, field
