@@ -173,6 +173,23 @@ json_item = st.one_of(
     price.map(lambda p: f'"{p}"'),
     st.integers(1, 9999).map(str),
     st.sampled_from(['"0"', '"1"', '"-1"', '"1.001"', '"x"', "1e2", "-5", '"a\\"b"', "true"]),
+    # the compact reading's edges: brackets in a string, escapes, trailing / leading zeros,
+    # a bare point, an empty string, more digits than a plain reading takes, a control byte
+    st.sampled_from(
+        [
+            '"]"',
+            '"[,]"',
+            '"\\u0041"',
+            '"1.50"',
+            '"007"',
+            '"1."',
+            '".5"',
+            '""',
+            '"1234567890123456789"',
+            '"0.0000000000000000001"',
+            '"a\x01"',
+        ]
+    ),
 )
 json_level = st.lists(json_item, min_size=0, max_size=5).map(lambda xs: "[" + ",".join(xs) + "]")
 json_levels = st.builds(

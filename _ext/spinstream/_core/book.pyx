@@ -56,6 +56,9 @@ for _i in range(1, 20):
     POW10[_i] = POW10[_i - 1] * 10
 
 cdef uint64_t I64_MAX_U = <uint64_t>INT64_MAX
+cdef unsigned char STR_STOP[256]   # what ends a run of plain string bytes: quote, \, control
+for _i in range(256):
+    STR_STOP[_i] = _i == 34 or _i == 92 or _i < 32
 cdef uint64_t[19] LIMIT      # the largest mantissa that times 10**k still fits int64
 for _i in range(19):
     LIMIT[_i] = I64_MAX_U // POW10[_i]
@@ -199,6 +202,31 @@ cdef inline Py_ssize_t _parse_plain(const char* s, Py_ssize_t i, Py_ssize_t n, i
         return -1
     out[0] = <int64_t>(mant * POW10[shift])
     return i
+
+
+cdef inline Py_ssize_t _compact_level(const char* s, Py_ssize_t i, Py_ssize_t n, int pd,
+                                      int sd, int64_t* price, int64_t* size) noexcept:
+    """A level as venues write it, `"price","size"` then more plain strings and `]`, from
+    S[I] (just after its `[`): the index past its `]`, or -1 for anything else (whitespace,
+    numbers, escapes...), which the item-by-item reading then takes, with the same result."""
+    i = _parse_plain(s, i + 1, n, pd, price) if i < n and s[i] == 34 else -1
+    if i < 0 or i + 2 >= n or s[i + 1] != 44 or s[i + 2] != 34:
+        return -1
+    i = _parse_plain(s, i + 3, n, sd, size)
+    if i < 0:
+        return -1
+    i += 1
+    while i < n and s[i] == 44:     # , "more"
+        i += 1
+        if i >= n or s[i] != 34:
+            return -1
+        i += 1
+        while i < n and not STR_STOP[<unsigned char>s[i]]:
+            i += 1
+        if i >= n or s[i] != 34:
+            return -1
+        i += 1
+    return i + 1 if i < n and s[i] == 93 else -1
 
 
 cdef int parse_value(object value, int decimals, int64_t* out) except -1:
@@ -464,62 +492,67 @@ cdef class Book:
                     _fail(s, n if n < 160 else 160, "want a level [price, size, ...]")
                 i += 1
                 items = 0
-                while True:  # one item per turn
-                    while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
-                        i += 1
-                    if i >= n:
-                        _fail(s, n if n < 160 else 160, "truncated level")
-                    c = s[i]
-                    if c == 34 and items < 2:  # " : a price or a size, most often plain
-                        end = _parse_plain(s, i + 1, n, pd if items == 0 else sd,
-                                           &price if items == 0 else &size)
-                        if end >= 0:
+                end = _compact_level(s, i, n, pd, sd, &price, &size)
+                if end >= 0:  # the compact form venues write, read in one straight pass
+                    i = end
+                    items = 2
+                else:
+                    while True:  # one item per turn
+                        while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+                            i += 1
+                        if i >= n:
+                            _fail(s, n if n < 160 else 160, "truncated level")
+                        c = s[i]
+                        if c == 34 and items < 2:  # " : a price or a size, most often plain
+                            end = _parse_plain(s, i + 1, n, pd if items == 0 else sd,
+                                               &price if items == 0 else &size)
+                            if end >= 0:
+                                i = end + 1
+                                items += 1
+                                while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+                                    i += 1
+                                if i < n and s[i] == 44:  # ,
+                                    i += 1
+                                    continue
+                                if i < n and s[i] == 93:  # ]
+                                    i += 1
+                                    break
+                                _fail(s, n if n < 160 else 160, "want , or ] in a level")
+                        if c == 34:  # "
+                            start = i + 1
+                            end = start
+                            while end < n and s[end] != 34:
+                                if s[end] == 92 or <unsigned char>s[end] < 32:  # \ or a control
+                                    _fail(s, n if n < 160 else 160, "escaped or control character in a level")
+                                end += 1
+                            if end >= n:
+                                _fail(s, n if n < 160 else 160, "unterminated string in a level")
                             i = end + 1
-                            items += 1
-                            while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
-                                i += 1
-                            if i < n and s[i] == 44:  # ,
-                                i += 1
-                                continue
-                            if i < n and s[i] == 93:  # ]
-                                i += 1
-                                break
-                            _fail(s, n if n < 160 else 160, "want , or ] in a level")
-                    if c == 34:  # "
-                        start = i + 1
-                        end = start
-                        while end < n and s[end] != 34:
-                            if s[end] == 92 or <unsigned char>s[end] < 32:  # \ or a control
-                                _fail(s, n if n < 160 else 160, "escaped or control character in a level")
-                            end += 1
-                        if end >= n:
-                            _fail(s, n if n < 160 else 160, "unterminated string in a level")
-                        i = end + 1
-                    elif c == 45 or (48 <= c <= 57):  # - or a digit: a JSON number
-                        start = i
-                        end = i
-                        while end < n and (
-                            (48 <= s[end] <= 57) or s[end] == 46 or s[end] == 45
-                            or s[end] == 43 or s[end] == 101 or s[end] == 69
-                        ):
-                            end += 1
-                        i = end
-                    else:
-                        _fail(s, n if n < 160 else 160, "a level item must be a string or a number")
-                    if items == 0:
-                        parse_ascii(s + start, end - start, pd, &price)
-                    elif items == 1:
-                        parse_ascii(s + start, end - start, sd, &size)
-                    items += 1
-                    while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
-                        i += 1
-                    if i < n and s[i] == 44:  # ,
-                        i += 1
-                        continue
-                    if i < n and s[i] == 93:  # ]
-                        i += 1
-                        break
-                    _fail(s, n if n < 160 else 160, "want , or ] in a level")
+                        elif c == 45 or (48 <= c <= 57):  # - or a digit: a JSON number
+                            start = i
+                            end = i
+                            while end < n and (
+                                (48 <= s[end] <= 57) or s[end] == 46 or s[end] == 45
+                                or s[end] == 43 or s[end] == 101 or s[end] == 69
+                            ):
+                                end += 1
+                            i = end
+                        else:
+                            _fail(s, n if n < 160 else 160, "a level item must be a string or a number")
+                        if items == 0:
+                            parse_ascii(s + start, end - start, pd, &price)
+                        elif items == 1:
+                            parse_ascii(s + start, end - start, sd, &size)
+                        items += 1
+                        while i < n and (s[i] == 32 or s[i] == 9 or s[i] == 10 or s[i] == 13):
+                            i += 1
+                        if i < n and s[i] == 44:  # ,
+                            i += 1
+                            continue
+                        if i < n and s[i] == 93:  # ]
+                            i += 1
+                            break
+                        _fail(s, n if n < 160 else 160, "want , or ] in a level")
                 if items < 2:
                     _fail(s, n if n < 160 else 160, "a level needs [price, size, ...]")
                 if price <= 0:

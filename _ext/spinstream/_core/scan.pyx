@@ -120,6 +120,15 @@ cdef object _number(const char* s, Py_ssize_t n):
     return s[:n].decode("ascii")
 
 
+cdef inline bint _eq(const char* a, const char* b, Py_ssize_t n) noexcept:
+    """A[:N] == B[:N], inline (paths are short: a libc call costs more than the bytes)."""
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
 cdef inline int _same(str text, const char* s, Py_ssize_t n) except -1:
     """TEXT's UTF-8 is S[:N] (TEXT is a str this picker made, so its UTF-8 is cached)."""
     cdef Py_ssize_t k
@@ -179,11 +188,9 @@ cdef class Picker:
         cdef int prefix = -1
         for k in range(self._np):
             if self._len[k] == plen:
-                if memcmp(self._p[k], path, plen) == 0:
+                if _eq(self._p[k], path, plen):
                     return <int>k
-            elif self._len[k] > plen and self._p[k][plen] == 46 and memcmp(
-                self._p[k], path, plen
-            ) == 0:
+            elif self._len[k] > plen and self._p[k][plen] == 46 and _eq(self._p[k], path, plen):
                 prefix = -2
         return prefix
 

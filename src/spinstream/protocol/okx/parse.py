@@ -262,7 +262,6 @@ _BOOK_PICKER = Picker(
 _NO_LEVELS = b"[]"
 _TICKERS = '{"arg":{"channel":"tickers"'
 _TICKERS_B = _TICKERS.encode()
-_TICKERS_AT = len(_TICKERS)
 
 #: what `pick_book` returns: [channel, instId, action, asks, bids (JSON bytes), ts (ms text),
 #: checksum, seqId, prevSeqId, event (None)], str / int / None as the picker checked them
@@ -273,7 +272,7 @@ def pick_book(frame: str | bytes) -> PickedBook | None:
     """A `books` / `books5` / `bbo-tbt` push of one item read in one pass by the core's
     `Picker` (no envelope, no structs; the levels stay JSON bytes for the book), or None for
     anything else or anything unexpected: `decode_frame` then reads it and says what it is."""
-    if frame[:_TICKERS_AT] == (_TICKERS if type(frame) is str else _TICKERS_B):
+    if frame.startswith(_TICKERS if type(frame) is str else _TICKERS_B):  # type: ignore[arg-type]
         return None  # the other busy channel: not a book
     p = _BOOK_PICKER(frame)  # checks each value's kind (str / int / array) as it reads
     if p is None or p[9] is not None or p[0] not in _BOOK_CHANNELS or p[1] is None or p[5] is None:
@@ -457,31 +456,21 @@ def ws_ticker(t: schemas.TickerData, ts: int) -> Ticker:
 
 
 def number_ticker(t: schemas.TickerNumbers, ts: int) -> Ticker | None:
-    """A `tickers` item read as numbers, as a Ticker; None when a value is out of bounds
-    (the caller then reads the push as text, and `ws_ticker` says what is wrong)."""
-    bid, ask, last = t.bidPx, t.askPx, t.last
-    bid_size, ask_size, volume = t.bidSz, t.askSz, t.vol24h
+    """A `tickers` item read as numbers, as a Ticker; None for an unknown instType (the
+    caller then reads the push as text, and `ws_ticker` says what is wrong)."""
     market = _MARKET_OF.get(t.instType) if t.instType else "spot"
-    if (
-        market is None
-        or not (bid is None or 0.0 < bid < INF)
-        or not (ask is None or 0.0 < ask < INF)
-        or not (last is None or 0.0 < last < INF)
-        or not (bid_size is None or 0.0 <= bid_size < INF)
-        or not (ask_size is None or 0.0 <= ask_size < INF)
-        or not (volume is None or 0.0 <= volume < INF)
-    ):
+    if market is None:  # the numbers' bounds the decoder checked (schemas.Price, Size)
         return None
     return Ticker(
         venue=VENUE,
         market=market,
         symbol=t.instId,
-        bid=bid,
-        bid_size=bid_size,
-        ask=ask,
-        ask_size=ask_size,
-        last=last,
-        volume_24h=volume,
+        bid=t.bidPx,
+        bid_size=t.bidSz,
+        ask=t.askPx,
+        ask_size=t.askSz,
+        last=t.last,
+        volume_24h=t.vol24h,
         ts_event=None if t.ts is None else t.ts * 1_000_000,
         last_update=ts,
         source="ws",

@@ -387,8 +387,8 @@ class OkxPublic(Connection[Link]):
         picked = parse.pick_book(frame)  # the per-frame path: a books push read in one pass
         if picked is not None and picked[0] == self._book_channel:
             pch, psym, pact, asks, bids, ts_ms, c, seq, prev, _ = picked
-            pbook = self._books.get(psym)
-            if pbook is None or (self._kinds.get(pch), psym) not in self._subs:
+            pbook = self._books.get(psym)  # a book is kept only while it is subscribed
+            if pbook is None:
                 self._count("unsubscribed")
                 return []
             try:

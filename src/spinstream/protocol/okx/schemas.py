@@ -14,7 +14,8 @@ Field names follow OKX's v5 documentation (okx.com/docs-v5), cross-checked with 
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import sys
+from typing import Annotated, Generic, TypeVar
 
 import msgspec
 
@@ -282,19 +283,24 @@ class TickersPush(msgspec.Struct, frozen=True, gc=False):
     action: str | None = None
 
 
+#: a finite price > 0 and a finite size >= 0, checked by the decoder (NaN fails both bounds)
+Price = Annotated[float, msgspec.Meta(gt=0, le=sys.float_info.max)]
+Size = Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]
+
+
 class TickerNumbers(msgspec.Struct, frozen=True, gc=False):
-    """A `tickers` item with its numbers read as numbers by the decoder (lax mode: OKX's
+    """A `tickers` item with its numbers read and bounded by the decoder (lax mode: OKX's
     decimal strings to float, the ms string to int): the per-frame path. An item that does
-    not read so ("" for no value) takes `TickerData`."""
+    not read so ("" for no value, a price <= 0) takes `TickerData`, which says why."""
 
     instId: str  # noqa: N815
     instType: str = ""  # noqa: N815
-    last: float | None = None
-    askPx: float | None = None  # noqa: N815
-    askSz: float | None = None  # noqa: N815
-    bidPx: float | None = None  # noqa: N815
-    bidSz: float | None = None  # noqa: N815
-    vol24h: float | None = None
+    last: Price | None = None
+    askPx: Price | None = None  # noqa: N815
+    askSz: Size | None = None  # noqa: N815
+    bidPx: Price | None = None  # noqa: N815
+    bidSz: Size | None = None  # noqa: N815
+    vol24h: Size | None = None
     ts: int | None = None
 
 
