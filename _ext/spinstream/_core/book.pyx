@@ -8,11 +8,13 @@ bytes. A batch is parsed whole before any level is applied, which makes it atomi
 
 Levels come as sequences of [price, size, ...] or, on the per-frame path, as the frame's own
 JSON array bytes (`bytes`, `memoryview`, `msgspec.Raw`): those are scanned here without a
-Python string per value (`_scan_json`; the twin's `_scan_json` is its line-by-line port).
+Python string per value (`_scan_json`; the twin's `_scan_json` is its line-by-line port), or
+as `FrameLevels` the picker (`_core.scan`) read from a frame while walking it, which are only
+scaled to the book's decimals here.
 """
 
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.long cimport PyLong_AsLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
@@ -35,7 +37,7 @@ from spinstream.errors import InvariantError, ParseError
 
 cnp.import_array()
 
-__all__ = ["Book", "format_fixed", "parse_fixed"]
+__all__ = ["Book", "FrameLevels", "format_fixed", "parse_fixed"]
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object u, Py_ssize_t* size) except NULL
@@ -160,20 +162,20 @@ cdef int parse_ascii(const char* s, Py_ssize_t n, int dec, int64_t* out) except 
     return 0
 
 
-cdef inline Py_ssize_t _parse_plain(const char* s, Py_ssize_t i, Py_ssize_t n, int dec,
-                                     int64_t* out) noexcept:
-    """The common case of a level value, digits with at most one point ("30243.5") closed by a
-    quote at the returned index, in one pass; -1 for anything else (sign, exponent, more than
-    18 digits, too many decimals, no quote), which `parse_ascii` then takes (and rejects)."""
-    cdef uint64_t mant = 0, d
+cdef inline Py_ssize_t _read_plain(const char* s, Py_ssize_t i, Py_ssize_t n, uint64_t* mant,
+                                    int* frac) noexcept:
+    """The common case of a level value: 1 to 18 digits with at most one point ("30243.5"),
+    closed by a quote at the returned index, read as MANT and the FRAC digits after the point
+    (so MANT cannot overflow); -1 for anything else."""
+    cdef uint64_t m = 0, d
     cdef Py_ssize_t start = i, fstart
     cdef Py_ssize_t ndigits
-    cdef int frac = 0, shift
+    cdef int f = 0
     while i < n:                    # the integer part
         d = <uint64_t>(<unsigned char>s[i]) - 48
         if d >= 10:
             break
-        mant = mant * 10 + d
+        m = m * 10 + d
         i += 1
     ndigits = i - start
     if i < n and s[i] == 46:        # . and the fraction
@@ -183,24 +185,44 @@ cdef inline Py_ssize_t _parse_plain(const char* s, Py_ssize_t i, Py_ssize_t n, i
             d = <uint64_t>(<unsigned char>s[i]) - 48
             if d >= 10:
                 break
-            mant = mant * 10 + d
+            m = m * 10 + d
             i += 1
-        frac = <int>(i - fstart)
-        ndigits += frac
-    if ndigits == 0 or ndigits > 18 or i >= n or s[i] != 34:  # 18 digits: mant cannot overflow
+        f = <int>(i - fstart)
+        ndigits += f
+    if ndigits == 0 or ndigits > 18 or i >= n or s[i] != 34:
         return -1
+    mant[0] = m
+    frac[0] = f
+    return i
+
+
+cdef inline int _scale_plain(uint64_t mant, int frac, int dec, int64_t* out) noexcept:
+    """MANT / 10**FRAC at DEC decimals: 0, or -1 (a non-zero digit beyond DEC), -2 (int64
+    overflow)."""
     while frac > dec and mant and mant % 10 == 0:  # "1.50" at 1 decimal: trailing zeros
         mant //= 10
         frac -= 1
     if not mant:
         out[0] = 0
-        return i
+        return 0
     if frac > dec:
         return -1
-    shift = dec - frac
-    if mant > LIMIT[shift]:
+    if mant > LIMIT[dec - frac]:
+        return -2
+    out[0] = <int64_t>(mant * POW10[dec - frac])
+    return 0
+
+
+cdef inline Py_ssize_t _parse_plain(const char* s, Py_ssize_t i, Py_ssize_t n, int dec,
+                                     int64_t* out) noexcept:
+    """`_read_plain` and `_scale_plain` at DEC: the quote's index, or -1 for anything else
+    (sign, exponent, more than 18 digits, too many decimals...), which `parse_ascii` then
+    takes (and rejects)."""
+    cdef uint64_t mant
+    cdef int frac
+    i = _read_plain(s, i, n, &mant, &frac)
+    if i < 0 or _scale_plain(mant, frac, dec, out):
         return -1
-    out[0] = <int64_t>(mant * POW10[shift])
     return i
 
 
@@ -422,6 +444,107 @@ cdef tuple _generic_level(object level):
         raise ParseError(f"bad level {level!r}: want [price, size, ...]") from None
 
 
+@cython.freelist(16)
+cdef class FrameLevels:
+    """A side's levels as a frame wrote them, read by the picker (`_core.scan`) while it walks
+    the frame, before any book's decimals are known: each price and size kept as its digits and
+    the count of them after the point. A book takes them (`apply_deltas`, `apply_snapshot`) by
+    scaling each to its decimals, without reading the frame again. `raw` is their JSON text."""
+
+    def __cinit__(self):
+        self.v = NULL
+        self.n = 0
+        self.cap = 0
+
+    def __dealloc__(self):
+        PyMem_Free(self.v)
+
+    def __len__(self):
+        return self.n
+
+    @property
+    def raw(self):
+        """The levels' JSON array, as it was in the frame."""
+        cdef const char* s
+        cdef Py_ssize_t n
+        if isinstance(self.src, str):
+            s = PyUnicode_AsUTF8AndSize(self.src, &n)
+        else:
+            s = <const char*>PyBytes_AS_STRING(self.src)
+        return PyBytes_FromStringAndSize(s + self.start, self.end - self.start)
+
+    def __repr__(self):
+        return f"<FrameLevels {self.n} {self.raw[:60]!r}>"
+
+
+cdef Py_ssize_t read_levels(object src, const char* s, Py_ssize_t i, Py_ssize_t n,
+                            FrameLevels out) except -2:
+    """Read the array of levels at S[I] into OUT when it is in the compact form venues write,
+    `[["price","size"(,"more")*](,...)*]` with plain decimals (`_read_plain`) and no
+    whitespace: the index past it, or -1 (the caller then takes its general reading)."""
+    cdef Py_ssize_t start = i, k = 0
+    cdef uint64_t pm, sm
+    cdef int pf, sf
+    cdef plain_t* v
+    if i >= n or s[i] != 91:
+        return -1
+    i += 1
+    if i < n and s[i] == 93:
+        out.n = 0
+    else:
+        while True:
+            if i + 1 >= n or s[i] != 91 or s[i + 1] != 34:
+                return -1
+            i = _read_plain(s, i + 2, n, &pm, &pf)
+            if i < 0 or i + 2 >= n or s[i + 1] != 44 or s[i + 2] != 34:
+                return -1
+            i = _read_plain(s, i + 3, n, &sm, &sf)
+            if i < 0:
+                return -1
+            i += 1
+            while i < n and s[i] == 44:     # , "more"
+                i += 1
+                if i >= n or s[i] != 34:
+                    return -1
+                i += 1
+                while i < n and not STR_STOP[<unsigned char>s[i]]:
+                    i += 1
+                if i >= n or s[i] != 34:
+                    return -1
+                i += 1
+            if i >= n or s[i] != 93:
+                return -1
+            i += 1
+            if k == out.cap:                   # room for 2 * cap + 32 levels, 2 values each
+                v = <plain_t*>PyMem_Realloc(out.v, 2 * (2 * out.cap + 32) * sizeof(plain_t))
+                if v == NULL:
+                    raise MemoryError()
+                out.v = v
+                out.cap = 2 * out.cap + 32
+            out.v[2 * k].mant = pm
+            out.v[2 * k].frac = pf
+            out.v[2 * k + 1].mant = sm
+            out.v[2 * k + 1].frac = sf
+            k += 1
+            if i < n and s[i] == 44:
+                i += 1
+                continue
+            if i < n and s[i] == 93:
+                break
+            return -1
+        out.n = k
+    out.src = src
+    out.start = start
+    out.end = i + 1
+    return i + 1
+
+
+cdef str _plain_text(uint64_t mant, int frac):
+    """MANT / 10**FRAC as the text it came from (for messages)."""
+    t = str(mant).rjust(frac + 1, "0")
+    return f"{t[:len(t) - frac]}.{t[len(t) - frac:]}" if frac else t
+
+
 cdef class Book:
     """An L2 book with exact int64 fixed-point prices and sizes (see docs/core-api.md)."""
 
@@ -581,6 +704,34 @@ cdef class Book:
             _fail(s, n if n < 160 else 160, "text after the levels array")
         return k
 
+    cdef int _scale_levels(self, FrameLevels levels, Py_ssize_t at) except -1:
+        """LEVELS at this book's decimals into the scratch buffer from AT; the count."""
+        cdef Py_ssize_t k, n = levels.n, w
+        cdef int pd = self.price_decimals, sd = self.size_decimals, r, d
+        cdef plain_t* v = levels.v
+        cdef level_t* lv
+        if at + n > self._scratch_cap:
+            self._room(at + n)
+        lv = self._scratch + at
+        for k in range(n):
+            r = _scale_plain(v[2 * k].mant, v[2 * k].frac, pd, &lv[k].price)
+            if r == 0 and lv[k].price == 0:
+                raise ParseError(
+                    f"a level price must be > 0: {_plain_text(v[2 * k].mant, v[2 * k].frac)!r}"
+                )
+            if r == 0:
+                r = _scale_plain(v[2 * k + 1].mant, v[2 * k + 1].frac, sd, &lv[k].size)
+                if r == 0:
+                    continue
+                w, d = 2 * k + 1, sd
+            else:
+                w, d = 2 * k, pd
+            text = _plain_text(v[w].mant, v[w].frac)
+            if r == -1:
+                raise ParseError(f"more than {d} decimals: {text!r}")
+            raise ParseError(f"overflows int64 at {d} decimals: {text!r}")
+        return n
+
     cdef int _parse_into(self, object levels, Py_ssize_t at) except -1:
         """Parse LEVELS into the scratch buffer from index AT; returns the count parsed."""
         cdef Py_ssize_t n, i
@@ -588,12 +739,16 @@ cdef class Book:
         cdef level_t* lv
         cdef int pd = self.price_decimals, sd = self.size_decimals
         cdef Py_buffer view
+        if type(levels) is FrameLevels:
+            return self._scale_levels(<FrameLevels>levels, at)
         if type(levels) is Raw or isinstance(levels, (bytes, bytearray, memoryview)):
             PyObject_GetBuffer(levels, &view, PyBUF_SIMPLE)
             try:
                 return self._scan_json(<const char*>view.buf, view.len, at)
             finally:
                 PyBuffer_Release(&view)
+        if hasattr(levels, "raw"):  # the twin's FrameLevels: its JSON text
+            return self._parse_into(levels.raw, at)
         seq = levels if (PyList_CheckExact(levels) or PyTuple_CheckExact(levels)) else list(levels)
         n = len(seq)
         self._room(at + n)

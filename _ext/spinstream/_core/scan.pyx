@@ -17,6 +17,8 @@ from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
 from libc.string cimport memcmp, memcpy
 
+from spinstream._core.book cimport FrameLevels, read_levels
+
 __all__ = ["Picker"]
 
 cdef extern from "Python.h":
@@ -141,7 +143,9 @@ cdef class Picker:
     are transparent: "data.asks" is the `asks` of any item of `data`), None where absent or
     null; or None when the frame cannot be picked this way (see the module docstring), which
     includes a value not of its path's kind: KINDS has one letter a path, `s` str, `i` int,
-    `c` array or object, `*` any (the default)."""
+    `c` array or object (its JSON bytes), `l` an array of book levels in the compact form
+    venues write (read as the walk passes them: `book.FrameLevels`, which a book takes without
+    reading the frame again), `*` any (the default)."""
 
     cdef readonly tuple paths
     cdef readonly str kinds
@@ -158,8 +162,8 @@ cdef class Picker:
         if not 0 < len(paths) <= MAX_PATHS:
             raise ValueError(f"1 to {MAX_PATHS} paths, not {len(paths)}")
         kinds = "*" * len(paths) if kinds is None else kinds
-        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip("*sic"):
-            raise ValueError(f"kinds: one of * s i c per path, not {kinds!r}")
+        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip("*sicl"):
+            raise ValueError(f"kinds: one of * s i c l per path, not {kinds!r}")
         raw = []
         for p in paths:
             if not isinstance(p, str) or not p or len(p.encode()) >= MAX_PATH:
@@ -180,7 +184,7 @@ cdef class Picker:
     def _check(self):
         """The paths are as given: unique, non-empty, within bounds; one kind each."""
         assert self._np == len(self.paths) == len(set(self.paths)) == len(self.kinds)
-        assert all(self.paths) and not self.kinds.strip("*sic")
+        assert all(self.paths) and not self.kinds.strip("*sicl")
 
     cdef inline int _match(self, const char* path, Py_ssize_t plen) noexcept:
         """Index of the path equal to PATH, -2 when PATH is a prefix of one (descend), -1."""
@@ -206,9 +210,9 @@ cdef class Picker:
             frame = bytes(frame)
             s = PyBytes_AS_STRING(frame)
             n = PyBytes_GET_SIZE(frame)
-        return self._pick(s, n)
+        return self._pick(frame, s, n)
 
-    cdef object _pick(self, const char* s, Py_ssize_t n):
+    cdef object _pick(self, object frame, const char* s, Py_ssize_t n):
         cdef list out = PyList_New(self._np)
         cdef Py_ssize_t k, i, j, end, plen = 0
         cdef char path[MAX_PATH]
@@ -219,6 +223,7 @@ cdef class Picker:
         cdef int m
         cdef char c
         cdef object value
+        cdef FrameLevels levels
         for k in range(self._np):
             Py_INCREF(None)
             PyList_SET_ITEM(out, k, None)
@@ -289,16 +294,27 @@ cdef class Picker:
                     depth += 1
                     i += 1
                     continue
-                j = _skip_container(s, i, n)
-                if j < 0:
-                    return None
-                if m >= 0:
-                    if seen[m] or (self._kind[m] != 42 and self._kind[m] != 99):  # * c
+                if m >= 0 and self._kind[m] == 108:  # l: levels, read as the walk passes
+                    if seen[m] or c != 91:
                         return None
                     seen[m] = True
-                    value = PyBytes_FromStringAndSize(s + i, j - i)
-                    out[m] = value
-                i = j
+                    levels = FrameLevels.__new__(FrameLevels)
+                    j = read_levels(frame, s, i, n, levels)
+                    if j < 0:
+                        return None
+                    out[m] = levels
+                    i = j
+                else:
+                    j = _skip_container(s, i, n)
+                    if j < 0:
+                        return None
+                    if m >= 0:
+                        if seen[m] or (self._kind[m] != 42 and self._kind[m] != 99):  # * c
+                            return None
+                        seen[m] = True
+                        value = PyBytes_FromStringAndSize(s + i, j - i)
+                        out[m] = value
+                    i = j
             elif c == 34:
                 esc = False
                 j = _string_end(s, i + 1, n, &esc)

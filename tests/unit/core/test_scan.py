@@ -144,3 +144,37 @@ def test_equal_strings_reuse_the_last_object(scan) -> None:
     assert first == again == "BTC-USDT" and other == "ETH-USDT"
     if scan.__name__ == "spinstream._core.scan":
         assert again is first
+
+
+def test_levels_kind_reads_compact_levels_for_a_book(scan) -> None:
+    core = load_core("compiled" if scan.__name__ == "spinstream._core.scan" else "twin")
+    p = scan.Picker(("data.asks", "data.bids"), "ll")
+    frame = '{"data":[{"asks":[["100.5","2","0","1"],["101","0.25"]],"bids":[]}]}'
+    asks, bids = p(frame)
+    assert (asks.raw, len(asks), bids.raw, len(bids)) == (
+        b'[["100.5","2","0","1"],["101","0.25"]]',
+        2,
+        b"[]",
+        0,
+    )
+    assert "FrameLevels 2" in repr(asks)
+    book = core.book.Book(1, 2)
+    book.apply_snapshot(bids, asks)
+    assert book.asks(5).tolist() == [[1005, 200], [1010, 25]]
+    with pytest.raises(ValueError, match="more than 0 decimals"):
+        core.book.Book(0, 2).apply_deltas(bids, asks)
+    # anything but the compact form: refused, so the caller reads the frame its general way
+    for levels in (
+        '[["1", "2"]]',
+        '[["-1","2"]]',
+        '[["1e2","2"]]',
+        "[[1,2]]",
+        '[["1","2",3]]',
+        '[["1","2"],]',
+        '[["1"]]',
+        '{"a":1}',
+        '"x"',
+        '[["1","2","\\\\u0041"]]',
+    ):
+        assert p(f'{{"data":[{{"asks":{levels}}}]}}') is None, levels
+    assert p('{"data":[{"asks":null}]}') == [None, None]

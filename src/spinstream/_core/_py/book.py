@@ -19,7 +19,7 @@ from msgspec import Raw
 
 from spinstream.errors import InvariantError, ParseError
 
-__all__ = ["Book", "format_fixed", "parse_fixed"]
+__all__ = ["Book", "FrameLevels", "format_fixed", "parse_fixed"]
 
 _I64_MAX = 2**63 - 1
 _I64_MIN = -(2**63)
@@ -159,7 +159,25 @@ class _Side:
 
 
 #: levels: sequences of [price, size, ...], or a JSON array of them as bytes (`msgspec.Raw`)
-Levels = Sequence[Sequence[object]] | bytes | bytearray | memoryview | Raw
+class FrameLevels:
+    """A side's levels as a frame wrote them, read by the picker (`_core.scan`) before any
+    book's decimals are known (the compiled kind keeps each value's digits; this twin keeps
+    the JSON text and its book reads that). `raw` is their JSON text."""
+
+    __slots__ = ("raw", "_n")
+
+    def __init__(self, raw: bytes, n: int) -> None:
+        self.raw = raw
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __repr__(self) -> str:
+        return f"<FrameLevels {self._n} {self.raw[:60]!r}>"
+
+
+Levels = Sequence[Sequence[object]] | bytes | bytearray | memoryview | Raw | FrameLevels
 
 _WS = b" \t\n\r"
 _NUMBER = frozenset(b"0123456789.-+eE")
@@ -313,9 +331,12 @@ class Book:
     def _parse_levels(self, levels: Levels) -> list[tuple[int, int]]:
         if type(levels) is Raw or isinstance(levels, (bytes, bytearray, memoryview)):
             return _scan_json(bytes(levels), self._pd, self._sd)
+        raw = getattr(levels, "raw", None)  # FrameLevels (of either kind): its JSON text
+        if isinstance(raw, bytes):
+            return _scan_json(raw, self._pd, self._sd)
         out = []
         pd, sd = self._pd, self._sd
-        for level in levels:
+        for level in cast("Sequence[Sequence[object]]", levels):
             if isinstance(level, (str, bytes)):
                 raise ParseError(f"bad level {level!r}: want [price, size, ...]")
             try:

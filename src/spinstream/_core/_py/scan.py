@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from spinstream._core._py.book import FrameLevels
+
 __all__ = ["Picker"]
 
 MAX_PATHS = 32
@@ -24,6 +26,27 @@ _WS = b" \t\n\r"
 _TOKEN = re.compile(rb'"(?:[^"\\\x00-\x1f]|\\[\s\S])*"|"|[\[\]{}]')
 _STRING = re.compile(rb'(?:[^"\\\x00-\x1f]|\\[\s\S])*"')
 _SCALAR_END = re.compile(rb"[ \t\n\r,\]}]")
+# book levels in the compact form venues write (kind `l`; the compiled `read_levels`): plain
+# decimals (digits, at most one point; at most 18 digits, checked apart), no whitespace
+_PLAIN = rb"(\d+\.?\d*|\.\d+)"
+_LEVEL = rb'\["' + _PLAIN + rb'","' + _PLAIN + rb'"(?:,"[^"\\\x00-\x1f]*")*\]'
+_LEVELS = re.compile(rb"\[(?:" + _LEVEL + rb"(?:," + _LEVEL + rb")*)?\]")
+_ONE_LEVEL = re.compile(_LEVEL)
+
+
+def _read_levels(s: bytes, i: int) -> tuple[int, FrameLevels | None]:
+    """The compact levels array at S[I]: (index past it, FrameLevels), or (-1, None)."""
+    m = _LEVELS.match(s, i)
+    if m is None:
+        return -1, None
+    raw = s[i : m.end()]
+    n = 0
+    for lv in _ONE_LEVEL.finditer(raw):
+        for v in lv.groups():
+            if len(v) - (b"." in v) > 18:
+                return -1, None
+        n += 1
+    return m.end(), FrameLevels(raw, n)
 
 
 def _skip_ws(s: bytes, i: int, n: int) -> int:
@@ -92,7 +115,8 @@ class Picker:
     are transparent: "data.asks" is the `asks` of any item of `data`), None where absent or
     null; or None when the frame cannot be picked this way (see the module docstring), which
     includes a value not of its path's kind: KINDS has one letter a path, `s` str, `i` int,
-    `c` array or object, `*` any (the default)."""
+    `c` array or object (its JSON bytes), `l` an array of book levels in the compact form
+    venues write (`book.FrameLevels`, which a book takes), `*` any (the default)."""
 
     __slots__ = ("paths", "kinds", "_raw")
 
@@ -101,8 +125,8 @@ class Picker:
         if not 0 < len(paths) <= MAX_PATHS:
             raise ValueError(f"1 to {MAX_PATHS} paths, not {len(paths)}")
         kinds = "*" * len(paths) if kinds is None else kinds
-        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip("*sic"):
-            raise ValueError(f"kinds: one of * s i c per path, not {kinds!r}")
+        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip("*sicl"):
+            raise ValueError(f"kinds: one of * s i c l per path, not {kinds!r}")
         self.kinds: str = kinds
         raw: list[bytes] = []
         for p in paths:
@@ -191,15 +215,26 @@ class Picker:
                     depth += 1
                     i += 1
                     continue
-                j = _skip_container(s, i)
-                if j < 0:
-                    return None
-                if m >= 0:
-                    if seen[m] or self.kinds[m] not in "*c":
+                if m >= 0 and self.kinds[m] == "l":  # levels, read as the walk passes
+                    if seen[m] or c != 91:
                         return None
                     seen[m] = True
-                    out[m] = s[i:j]
-                i = j
+                    j, levels = _read_levels(s, i)
+                    if j < 0:
+                        return None
+                    out[m] = levels
+                    i = j
+                    # (falls through to the `,` / close check below)
+                else:
+                    j = _skip_container(s, i)
+                    if j < 0:
+                        return None
+                    if m >= 0:
+                        if seen[m] or self.kinds[m] not in "*c":
+                            return None
+                        seen[m] = True
+                        out[m] = s[i:j]
+                    i = j
             elif c == 34:
                 j, esc = _string_end(s, i + 1)
                 if j < 0:
@@ -255,4 +290,4 @@ class Picker:
     def _check(self) -> None:
         """The paths are as given: unique, non-empty, within bounds; one kind each."""
         assert len(set(self.paths)) == len(self.paths) == len(self._raw) == len(self.kinds)
-        assert all(self.paths) and not self.kinds.strip("*sic")
+        assert all(self.paths) and not self.kinds.strip("*sicl")

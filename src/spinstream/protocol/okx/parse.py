@@ -257,24 +257,25 @@ _BOOK_PICKER = Picker(
         "data.prevSeqId",
         "event",
     ),
-    "sssccsiii*",
+    "sssllsiii*",
 )
 _NO_LEVELS = b"[]"
 _TICKERS = '{"arg":{"channel":"tickers"'
 _TICKERS_B = _TICKERS.encode()
 
-#: what `pick_book` returns: [channel, instId, action, asks, bids (JSON bytes), ts (ms text),
-#: checksum, seqId, prevSeqId, event (None)], str / int / None as the picker checked them
+#: what `pick_book` returns: [channel, instId, action, asks, bids (`FrameLevels`, read by the
+#: picker as it passed them), ts (ms text), checksum, seqId, prevSeqId, event (None)]
 PickedBook = list[Any]
 
 
 def pick_book(frame: str | bytes) -> PickedBook | None:
     """A `books` / `books5` / `bbo-tbt` push of one item read in one pass by the core's
-    `Picker` (no envelope, no structs; the levels stay JSON bytes for the book), or None for
-    anything else or anything unexpected: `decode_frame` then reads it and says what it is."""
+    `Picker` (no envelope, no structs; the levels read into `FrameLevels` for the book as the
+    walk passes them), or None for anything else or anything unexpected (levels not in the
+    compact form OKX writes included): `decode_frame` then reads it and says what it is."""
     if frame.startswith(_TICKERS if type(frame) is str else _TICKERS_B):  # type: ignore[arg-type]
         return None  # the other busy channel: not a book
-    p = _BOOK_PICKER(frame)  # checks each value's kind (str / int / array) as it reads
+    p = _BOOK_PICKER(frame)  # checks each value's kind (str / int / levels) as it reads
     if p is None or p[9] is not None or p[0] not in _BOOK_CHANNELS or p[1] is None or p[5] is None:
         return None
     if p[3] is None:

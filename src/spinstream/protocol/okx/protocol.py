@@ -542,14 +542,16 @@ class OkxPublic(Connection[Link]):
         prev: int | None,
         ts: int,
     ) -> list[Event]:
-        if action != "snapshot" and action != "update":
-            raise ParseError(f"books action {action!r}")
-        snapshot = action == "snapshot"
-        seqid = seq
-        if snapshot:
+        if action == "update":
+            snapshot = False
+            if self._no_snap and sym in self._no_snap and not book.in_sync and seq is not None:
+                self._request_snapshot(sym, ts)  # acked, an update, no snapshot: ask REST
+        elif action == "snapshot":
+            snapshot = True
             self._no_snap.discard(sym)
-        elif sym in self._no_snap and not book.in_sync and seq is not None:
-            self._request_snapshot(sym, ts)  # acked, an update, no snapshot: ask REST
+        else:
+            raise ParseError(f"books action {action!r}")
+        seqid = seq
         if seq is None:  # no sequence ids (2022): chained by arrival, the checksum guards it
             last = book.sync.last
             if snapshot:
