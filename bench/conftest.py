@@ -50,13 +50,14 @@ BASELINE: dict[str | tuple[str, str], str] = {
     "ring": "deque",
     "cached-get": "dict-lookup",
     "frame-to-cache": "ccxt",
+    "socket-to-cache": "floor-aiohttp",
     ("ig-stream", "tlcp-decode"): "lightstreamer-1.0.3",
     ("ig-stream", "tick-to-candle"): "pandas-resample",
     ("ig-stream", "candles-read"): "pandas-resample",
     ("ig-stream", "ticks-read"): "numpy-copy",
 }
 GROUP_ORDER = ["book-apply", "book-read", "candles", "ring", "cached-get", "frame-to-cache",
-               "ig-stream"]  # fmt: skip
+               "socket-to-cache", "ig-stream"]  # fmt: skip
 
 
 def _baseline(group: str, set_: str) -> str | None:
@@ -141,6 +142,13 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if sp and cc:
             ratio = cc["ns"] / sp["ns"]
             add(f"frame to cache {venue}: x faster than ccxt", ratio, ratio >= 10, ">= 10x", True)
+    for stream in ("bookTicker", "depth", "okx-books"):  # client CPU per frame over loopback TLS
+        sp = _find(rows, "socket-to-cache", stream, "spinstream")
+        fl = _find(rows, "socket-to-cache", stream, "floor-aiohttp")
+        if sp and fl:
+            ratio = sp["ns"] / fl["ns"]
+            add(f"socket to cache {stream}: CPU / aiohttp floor", ratio, ratio <= 1.25, "<= 1.25x",
+                True)  # fmt: skip
     # IG: no targets in the issue, figures for the note only (status INFO, never a gate)
     ss = _find(rows, "ig-stream", "tlcp-decode", "spinstream-session")
     if ss:
@@ -179,7 +187,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     tr.write_line(f"machine: {platform.machine()} {os.cpu_count()} cpus, "
                   f"Python {platform.python_version()}")
     tr.write_line(
-        f"{'group':<14} {'set':<17} {'contender':<24} {'unit':<6} {'units':>9} "
+        f"{'group':<15} {'set':<17} {'contender':<24} {'unit':<6} {'units':>9} "
         f"{'ns/unit':>10} {'min':>10}  {'x vs base':>9}"
     )
     last = None
@@ -189,7 +197,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         last = (r["group"], r["set"])
         base = _baseline(r["group"], r["set"]) or ""
         tr.write_line(
-            f"{r['group']:<14} {r['set']:<17} {r['contender']:<24} {r['unit']:<6} "
+            f"{r['group']:<15} {r['set']:<17} {r['contender']:<24} {r['unit']:<6} "
             f"{r['units']:>9} {r['ns']:>10.1f} {r['ns_min']:>10.1f}  "
             f"{_fmt(r['ratio'], '>8.2f')}x"
             + ("  (baseline)" if r["contender"] == base else "")
@@ -202,7 +210,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for t in targets:
             status = "INFO" if t["ok"] is None else "MET" if t["ok"] else "MISSED"
             tr.write_line(
-                f"  {status:<7} {t['what']:<42} {_fmt(t['value'], '>8.2f')}  target {t['target']}"
+                f"  {status:<7} {t['what']:<46} {_fmt(t['value'], '>8.2f')}  target {t['target']}"
                 + ("  [gate]" if t["gate"] else "")
             )
     if _SKIPPED:

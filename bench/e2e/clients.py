@@ -9,6 +9,13 @@ replay server, then:
 3. waits until it has the last frame (update id `--final-u`, or the frame count), takes both
    clocks again, and prints one JSON line: frames timed, wall s, CPU s, its final state.
 
+Scale runs (`--symbols K --connections C`, Binance bookTicker / depth; spinstream and
+floor-aiohttp): K symbols (bench.e2e.recording.scale_symbols) split into C equal groups, one
+connection per group, all in this process; every symbol must reach the ready id before the
+clocks start and the final id before they stop; the final state is printed per symbol. RSS is
+read before anything is subscribed (the baseline: imports, runtime or session started) and
+once every symbol is ready.
+
 TLS trust: the harness sets SSL_CERT_FILE (Python's ssl default context: websockets, aiohttp,
 urllib, picows) and REQUESTS_CA_BUNDLE (requests, cryptofeed's symbol load) to the server's
 self-signed certificate; ccxt takes it as its `cafile` option. No client skips verification.
@@ -42,6 +49,15 @@ class _Data(msgspec.Struct):
 class _Frame(msgspec.Struct):
     stream: str
     data: _Data
+
+
+def rss_kb() -> int:
+    """This process's resident set now, in KiB (/proc/self/statm; 0 where there is none)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def cpu_s() -> float:
@@ -85,10 +101,19 @@ def _top(side: dict[float, float], reverse: bool, n: int = 20) -> list[list[floa
 # ---------------------------------------------------------------------------- spinstream
 
 
-def run_spinstream(a: argparse.Namespace, ws_backend: str = "websockets") -> dict[str, Any]:
-    """spinstream's public API: a Workspace with URL overrides, ctx reads in server mode."""
+def _backend(ws_backend: str | None) -> dict[str, Any]:
+    """AccountConfig's ws_backend argument: none for the default backend."""
+    return {} if ws_backend is None else {"ws_backend": ws_backend}
+
+
+def run_spinstream(a: argparse.Namespace, ws_backend: str | None = None) -> dict[str, Any]:
+    """spinstream's public API: a Workspace with URL overrides, ctx reads in server mode (the
+    account's default `ws_backend` unless WS_BACKEND is given)."""
     from spinstream.ctx import Context
     from spinstream.workspace import AccountConfig, Workspace
+
+    if a.symbols > 1 or a.connections > 1:
+        return _run_spinstream_scale(a, ws_backend)
 
     base = f"127.0.0.1:{a.port}"
     okx = a.stream.startswith("okx")
@@ -99,7 +124,7 @@ def run_spinstream(a: argparse.Namespace, ws_backend: str = "websockets") -> dic
     )  # fmt: skip
     acct = AccountConfig(
         alias=venue, venue=venue, urls={real_rest: f"https://{base}", real_ws: f"wss://{base}"},
-        ws_backend=ws_backend,
+        **_backend(ws_backend),
     )  # fmt: skip
     ws = Workspace([acct])
     c = getattr(Context(ws, "server"), venue)
@@ -142,11 +167,123 @@ def run_spinstream(a: argparse.Namespace, ws_backend: str = "websockets") -> dic
             state = {"bid": t.bid, "bid_size": t.bid_size, "ask": t.ask, "ask_size": t.ask_size,
                      "source": t.source}  # fmt: skip
         st = ws.status()
-        return m.result(a.frames - a.warmup, state, status=_brief(st))
+        conns = ws.runtime.account(venue).connections
+        return m.result(a.frames - a.warmup, state, status=_brief(st), backend=acct.ws_backend,
+                        ws_library=_libraries([conns]))  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - what the runtime saw goes with the error
         raise RuntimeError(f"{exc!r}; status: {json.dumps(_brief(ws.status()))}") from exc
     finally:
         ws.close()
+
+
+def _groups(a: argparse.Namespace) -> list[list[str]]:
+    """The scale run's symbols, split into `--connections` equal groups (one per connection)."""
+    from bench.e2e.recording import scale_symbols
+
+    syms, c = scale_symbols(a.symbols), a.connections
+    if a.stream not in ("bookTicker", "depth") or a.symbols % c:
+        raise ValueError("scale runs: Binance bookTicker/depth, symbols a multiple of connections")
+    k = a.symbols // c
+    return [syms[i * k : (i + 1) * k] for i in range(c)]
+
+
+def _run_spinstream_scale(a: argparse.Namespace, ws_backend: str | None) -> dict[str, Any]:
+    """K symbols on C connections: C Binance accounts in one Workspace (the runtime opens one
+    public connection per account), each `ctx.<alias>.subscribe(its symbols)`; the end is every
+    book's `OrderBook.seq` (tickers: frames counted, then every symbol's final values)."""
+    import gc
+
+    from spinstream.ctx import Context
+    from spinstream.workspace import AccountConfig, Workspace
+
+    groups = _groups(a)
+    base = f"127.0.0.1:{a.port}"
+    urls = {"https://api.binance.com": f"https://{base}",
+            "wss://stream.binance.com:9443": f"wss://{base}"}  # fmt: skip
+    aliases = ["binance"] if len(groups) == 1 else [f"binance{i}" for i in range(len(groups))]
+    accts = [AccountConfig(alias=x, venue="binance", urls=urls, **_backend(ws_backend))
+             for x in aliases]  # fmt: skip
+    ws = Workspace(accts)
+    ctx = Context(ws, "server")
+    clients = [getattr(ctx, x) for x in aliases]
+    store = ws.runtime.store  # readiness without REST fallbacks (the harness's view only)
+    m = Meter(a.port)
+    deadline = time.monotonic() + a.timeout
+    book = a.stream == "depth"
+    pairs = [(x, sym) for x, g in zip(aliases, groups, strict=True) for sym in g]
+    gc.collect()
+    rss0 = rss_kb()
+    t_sub = time.monotonic()
+    try:
+        for c, g in zip(clients, groups, strict=True):
+            c.subscribe(g, timeout_s=0.5)  # ticker + book of each; the wait is ours, below
+        conns = [ws.runtime.account(x).connections for x in aliases]
+
+        def messages() -> int:
+            return sum(_messages(cs) for cs in conns)
+
+        if book:
+            for x, sym in pairs:  # every book synced on its snapshot and the warm-up frames
+                while (b := store.orderbook(x, "spot", sym, 20)) is None or (
+                    b.seq or 0) < a.ready_u:  # fmt: skip
+                    _tick(deadline, f"ready ({sym})")
+        else:
+            want_n = a.warmup * len(pairs)
+            for x, sym in pairs:
+                while store.ticker(x, "spot", sym) is None:
+                    _tick(deadline, f"ready ({sym})")
+            while messages() < want_n:
+                _tick(deadline, "ready (warm-up frames)")
+        warm_s = time.monotonic() - t_sub
+        gc.collect()
+        rss1 = rss_kb()
+        n0 = messages()
+        timed = (a.frames // a.symbols - a.warmup) * a.symbols
+        m.start()
+        by_alias = dict(zip(aliases, clients, strict=True))
+        if book:
+            for x, sym in pairs:  # round-robin: the symbols finish together
+                while ((by_alias[x].get_orderbook(sym, 20)).seq or 0) < a.final_u:
+                    _tick(deadline, f"final frame ({sym})")
+        else:
+            want = json.loads(a.final_state)
+            key = (want["bid"], want["bid_size"], want["ask"], want["ask_size"])
+            while messages() < n0 + timed:
+                _tick(deadline, "final frame")
+            for x, sym in pairs:
+                while True:
+                    t = by_alias[x].get_ticker(sym)
+                    if (t.bid, t.bid_size, t.ask, t.ask_size) == key:
+                        break
+                    _tick(deadline, f"final values ({sym})")
+        m.stop()
+        state: dict[str, Any] = {}
+        for x, sym in pairs:
+            if book:
+                b = by_alias[x].get_orderbook(sym, 20)
+                if b.source != "ws":
+                    raise RuntimeError(f"final book of {sym} is {b.source}, not live")
+                state[sym] = {"bids": b.bids.tolist(), "asks": b.asks.tolist(), "u": b.seq}
+            else:
+                t = by_alias[x].get_ticker(sym)
+                state[sym] = {"bid": t.bid, "bid_size": t.bid_size, "ask": t.ask,
+                              "ask_size": t.ask_size, "source": t.source}  # fmt: skip
+        rest = {x: {k: v for k, v in ws.runtime.account(x).counts.items() if k.startswith("rest")}
+                for x in aliases}  # fmt: skip
+        return m.result(timed, state, rss_base_kb=rss0, rss_ready_kb=rss1, rss_end_kb=rss_kb(),
+                        books=len(pairs), backend=accts[0].ws_backend, warm_s=warm_s,
+                        ws_library=_libraries(conns),
+                        connections=sum(len(cs) for cs in conns), rest_fallbacks=rest)  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - what the runtime saw goes with the error
+        raise RuntimeError(f"{exc!r}; status: {json.dumps(_brief(ws.status()))[:2000]}") from exc
+    finally:
+        ws.close()
+
+
+def _libraries(conns: list[Any]) -> str:
+    """The WebSocket libraries the connections run on (what `ws_backend` resolved to)."""
+    libs = {getattr(x, "ws_library", None) for cs in conns for x in list(cs.values())}
+    return ",".join(sorted(str(x) for x in libs))
 
 
 def _messages(conns: Any) -> int:
@@ -391,6 +528,38 @@ class DictFloor:
         self.u = u
         return u
 
+    def apply(self, d: dict[str, Any]) -> int:
+        """`frame`'s Binance part for a payload already decoded (scale runs: the caller decodes
+        once and routes by stream name); the same code, kept apart so that `frame` stays one
+        call a frame."""
+        self.n += 1
+        if self.a.stream == "bookTicker":
+            self.ticker = d
+            self.u = d["u"]
+            return self.u
+        u = d["u"]
+        if u <= self.u:
+            return self.u
+        if self.first:
+            if not d["U"] <= self.u + 1:
+                self.resyncs += 1
+            self.first = False
+        elif d["U"] != self.u + 1:
+            self.resyncs += 1
+        bids, asks = self.bids, self.asks
+        for p, q in d["b"]:
+            if (fq := float(q)) == 0.0:
+                bids.pop(float(p), None)
+            else:
+                bids[float(p)] = fq
+        for p, q in d["a"]:
+            if (fq := float(q)) == 0.0:
+                asks.pop(float(p), None)
+            else:
+                asks[float(p)] = fq
+        self.u = u
+        return u
+
     def _okx(self, data: bytes | str) -> int:
         d = self.loads(data).get("data")
         if d is None:  # a subscribe answer
@@ -458,6 +627,8 @@ async def _snapshot_aiohttp(session: Any, a: argparse.Namespace) -> dict[str, An
 async def run_floor_aiohttp(a: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
 
+    if a.symbols > 1 or a.connections > 1:
+        return await _run_floor_aiohttp_scale(a)
     m = Meter(a.port)
     async with aiohttp.ClientSession() as s:
         async with s.ws_connect(_url(a), max_msg_size=0, autoping=True) as ws:
@@ -478,6 +649,93 @@ async def run_floor_aiohttp(a: argparse.Namespace) -> dict[str, Any]:
                     m.stop()
                     break
     return m.result(a.frames - a.warmup, f.state(), resyncs=f.resyncs)
+
+
+async def _run_floor_aiohttp_scale(a: argparse.Namespace) -> dict[str, Any]:
+    """The floor over K symbols on C connections: one aiohttp ws per group (its streams in the
+    URL), a reader task per connection, orjson decode, routed to a DictFloor per stream name."""
+    import gc
+
+    import aiohttp
+    import orjson
+
+    groups = _groups(a)
+    suffix = "@depth@100ms" if a.stream == "depth" else "@bookTicker"
+    m = Meter(a.port)
+    loop = asyncio.get_running_loop()
+    ready, done = loop.create_future(), loop.create_future()
+    floors: dict[str, DictFloor] = {}
+    count = {"ready": 0, "final": 0}
+    n_syms = a.symbols
+    loads = orjson.loads
+
+    async def reader(ws: Any) -> None:
+        ready_u, final_u = a.ready_u, a.final_u
+        while True:
+            msg = await ws.receive()
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                raise RuntimeError(f"unexpected {msg.type}")
+            d = loads(msg.data)
+            f = floors[d["stream"]]
+            before = f.u
+            u = f.apply(d["data"])
+            if before < ready_u <= u:
+                count["ready"] += 1
+                if count["ready"] == n_syms:
+                    ready.set_result(None)
+            if before < final_u <= u:
+                count["final"] += 1
+                if count["final"] == n_syms:
+                    done.set_result(None)
+                    return
+
+    gc.collect()
+    rss0 = rss_kb()
+    t_sub = time.monotonic()
+    async with aiohttp.ClientSession() as s:
+        wss = []
+        for g in groups:
+            names = "/".join(x.lower() + suffix for x in g)
+            url = f"wss://127.0.0.1:{a.port}/stream?streams={names}"
+            wss.append(await s.ws_connect(url, max_msg_size=0, autoping=True))
+        for g in groups:  # after subscribing, as a client must
+            for sym in g:
+                snap = None
+                if a.stream == "depth":
+                    url = f"https://127.0.0.1:{a.port}/api/v3/depth?symbol={sym}&limit=1000"
+                    async with s.get(url) as r:
+                        snap = await r.json()
+                floors[sym.lower() + suffix] = DictFloor(a, snap)
+        tasks = [loop.create_task(reader(w)) for w in wss]
+
+        async def until(fut: asyncio.Future[None]) -> None:  # a reader's error ends the wait
+            await asyncio.wait([fut, *tasks], timeout=a.timeout,
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+            for t in tasks:
+                if t.done() and not t.cancelled() and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+            if not fut.done():
+                raise TimeoutError("timed out waiting for every symbol")
+
+        try:
+            await until(ready)
+            warm_s = time.monotonic() - t_sub
+            gc.collect()
+            rss1 = rss_kb()
+            m.start()
+            await until(done)
+            m.stop()
+        finally:
+            for t in tasks:
+                t.cancel()
+            for w in wss:
+                await w.close()
+    timed = (a.frames // a.symbols - a.warmup) * a.symbols
+    state = {k[: -len(suffix)].upper(): f.state() for k, f in floors.items()}
+    return m.result(timed, state, resyncs=sum(f.resyncs for f in floors.values()),
+                    rss_base_kb=rss0, rss_ready_kb=rss1, rss_end_kb=rss_kb(), books=len(floors),
+                    warm_s=warm_s,
+                    connections=len(wss))  # fmt: skip
 
 
 async def run_floor_websockets(a: argparse.Namespace) -> dict[str, Any]:
@@ -555,9 +813,15 @@ def run_spinstream_picows(a: argparse.Namespace) -> dict[str, Any]:
     return run_spinstream(a, "picows")
 
 
+def run_spinstream_websockets(a: argparse.Namespace) -> dict[str, Any]:
+    """spinstream as above, its account's `ws_backend = "websockets"`."""
+    return run_spinstream(a, "websockets")
+
+
 CLIENTS = {
     "spinstream": run_spinstream,
     "spinstream-picows": run_spinstream_picows,
+    "spinstream-websockets": run_spinstream_websockets,
     "ccxt": run_ccxt,
     "cryptofeed": run_cryptofeed,
     "floor-aiohttp": run_floor_aiohttp,
@@ -577,6 +841,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--final-u", type=int, required=True)
     ap.add_argument("--final-state", default="{}")
     ap.add_argument("--timeout", type=float, default=120.0)
+    ap.add_argument("--symbols", type=int, default=1, help="scale: symbols (Binance streams)")
+    ap.add_argument("--connections", type=int, default=1, help="scale: connections")
     a = ap.parse_args(argv)
     fn = CLIENTS[a.client]
     try:

@@ -229,6 +229,25 @@ def okx_ticker_frames(n: int, inst: str = OKX_INST) -> list[dict[str, Any]]:
     return [{"arg": arg, "data": [dict(rec[i % len(rec)], ts=str(TS))]} for i in range(n)]
 
 
+def scale_symbols(k: int) -> list[str]:
+    """K symbol names for the scale runs: SYMBOL, then NKN001USDT, NKN002USDT, ... Each one is
+    served the recorded SYMBOL stream relabelled (its own copy of the looped sequence)."""
+    return [SYMBOL] + [f"NKN{i:03d}USDT" for i in range(1, k)]
+
+
+def relabel(text: str, symbol: str) -> str:
+    """A frame's JSON text (as rendered for SYMBOL) for SYMBOL's stand-in SYMBOL."""
+    return text if symbol == SYMBOL else text.replace(f'"s":"{SYMBOL}"', f'"s":"{symbol}"')
+
+
+def symbol_info(symbol: str) -> dict[str, Any]:
+    """SYMBOL's exchangeInfo entry: the recorded one of SYMBOL, renamed (same filters)."""
+    info = dict(recorded()["info"]["symbols"][0])
+    if symbol != SYMBOL:
+        info.update(symbol=symbol, baseAsset=symbol[: -len("USDT")])
+    return info
+
+
 @lru_cache(maxsize=2)
 def frames(stream: str, n: int, symbol: str = SYMBOL) -> list[dict[str, Any]]:
     """The first N messages of STREAM as sent (Binance: the payload inside the wrapper)."""

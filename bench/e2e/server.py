@@ -12,6 +12,12 @@ hand so that the server costs little per frame (the clients are what is measured
 - A run: the server is started for one stream kind and a frame count N. When a connection
   subscribes to the symbol's stream of that kind it gets the first `warmup` frames at once,
   then waits for `GET /_bench/go`, then gets the other N - warmup as fast as it reads them.
+- Scale runs (`--symbols K`, Binance streams): the recorded stream is served under K symbol
+  names (recording.scale_symbols), N // K frames each, every symbol its own copy of the looped
+  sequence (ids as in the one-symbol run). A connection gets each subscribed symbol's warm-up
+  frames when it subscribes it; after the go, the rest of every symbol it subscribed,
+  interleaved round-robin (frame j of each symbol in subscription order, then frame j + 1).
+  REST answers for any of the K names (exchangeInfo lists them all, same filters).
   `E` (event time) is the send time. `GET /_bench/stats` says what happened (connections,
   depth snapshots served after the go: any is a resync, as is a connection opened after it).
 
@@ -117,8 +123,12 @@ def _ws_header(n: int, opcode: int = 1) -> bytes:
 class Replay:
     """The state of one benchmark run (one stream kind, N frames)."""
 
-    def __init__(self, stream: str, n: int, warmup: int, symbol: str = recording.SYMBOL) -> None:
-        self.stream, self.n, self.warmup, self.symbol = stream, n, warmup, symbol
+    def __init__(self, stream: str, n: int, warmup: int, symbols: int = 1) -> None:
+        symbol = recording.SYMBOL
+        self.stream, self.warmup, self.symbol = stream, warmup, symbol
+        self.symbols = recording.scale_symbols(symbols)
+        self.by_low = {x.lower(): x for x in self.symbols}
+        self.n = n // len(self.symbols)  # frames per symbol
         self.rec = recording.recorded(symbol)
         self.go = asyncio.Event()
         self.stats: dict[str, Any] = {
@@ -130,10 +140,35 @@ class Replay:
         # event time in this stream); the sender puts the send time (13 digits) between
         self.parts: list[tuple[str, str | None]] = []
         ts = str(recording.TS)
-        for f in recording.frames(stream, n, symbol):
+        for f in recording.frames(stream, self.n, symbol):
             text = json.dumps(f, separators=(",", ":"))
             head, found, tail = text.partition(ts)
             self.parts.append((head, tail) if found else (text, None))
+        self._sym_parts: dict[str, list[tuple[str, str | None]]] = {symbol: self.parts}
+
+    def parts_of(self, symbol: str) -> list[tuple[str, str | None]]:
+        """SYMBOL's frames (text before / after the event time), relabelled from SYMBOL's."""
+        p = self._sym_parts.get(symbol)
+        if p is None:
+            p = self._sym_parts[symbol] = [
+                (recording.relabel(h, symbol), None if t is None else recording.relabel(t, symbol))
+                for h, t in self.parts
+            ]
+        return p
+
+    def symbol_of(self, name: Any) -> str | None:
+        """The symbol whose stream of this run's kind NAME is (None: another stream)."""
+        if self.venue == "okx":
+            return recording.OKX_INST if self.stream_name(name) else None
+        if not isinstance(name, str):
+            return None
+        low, _, kind = name.partition("@")
+        sym = self.by_low.get(low)
+        if sym is None:
+            return None
+        if self.stream == "depth":
+            return sym if kind.startswith("depth") else None
+        return sym if kind == "bookTicker" else None
 
     def stream_name(self, name: Any) -> bool:
         """NAME is this run's stream for the symbol (any depth speed for depth); OKX: the
@@ -159,11 +194,12 @@ class Replay:
         if path == "/api/v3/ping":
             return 200, b"{}"
         if path == "/api/v3/exchangeInfo":
-            info = dict(self.rec["info"], serverTime=int(time.time() * 1000))
+            info = dict(self.rec["info"], serverTime=int(time.time() * 1000),
+                        symbols=[recording.symbol_info(x) for x in self.symbols])  # fmt: skip
             return 200, json.dumps(info).encode()
         if path == "/api/v3/depth":
             sym = query.get("symbol", [""])[0]
-            if sym != self.symbol:
+            if sym not in self.symbols:
                 return 400, b'{"code":-1121,"msg":"Invalid symbol."}'
             limit = int(query.get("limit", ["100"])[0])
             snap = self.rec["snapshot"]
@@ -174,8 +210,9 @@ class Replay:
             return 200, json.dumps(body).encode()
         if path == "/api/v3/ticker/24hr":
             t, now = self.rec["tickers"][0], int(time.time() * 1000)
+            name = query.get("symbol", [self.symbol])[0]
             mid = str((float(t["b"]) + float(t["a"])) / 2)
-            body = {"symbol": self.symbol, "priceChange": "0", "priceChangePercent": "0",
+            body = {"symbol": name, "priceChange": "0", "priceChangePercent": "0",
                     "weightedAvgPrice": mid, "prevClosePrice": mid, "lastPrice": mid,
                     "lastQty": "1", "bidPrice": t["b"], "bidQty": t["B"], "askPrice": t["a"],
                     "askQty": t["A"], "openPrice": mid, "highPrice": t["a"], "lowPrice": t["b"],
@@ -183,8 +220,8 @@ class Replay:
                     "closeTime": now, "firstId": 1, "lastId": 2, "count": 2}  # fmt: skip
             return 200, json.dumps(body if "symbol" in query else [body]).encode()
         if path == "/api/v3/ticker/bookTicker":
-            t = self.rec["tickers"][0]
-            body = {"symbol": self.symbol, "bidPrice": t["b"], "bidQty": t["B"],
+            t, name = self.rec["tickers"][0], query.get("symbol", [self.symbol])[0]
+            body = {"symbol": name, "bidPrice": t["b"], "bidQty": t["B"],
                     "askPrice": t["a"], "askQty": t["A"]}  # fmt: skip
             one = "symbol" in query
             return 200, json.dumps(body if one else [body]).encode()
@@ -246,43 +283,54 @@ class Session:
         self.okx = path.startswith("/ws/v5")
         self.streams: set[Any] = set()
         self.task: asyncio.Task[None] | None = None
+        self.feeds: list[tuple[str, str]] = []  # (symbol, stream name) in subscription order
         for s in streams:
             self._add(s)
 
     def _add(self, name: Any) -> None:
         self.streams.add(json.dumps(name, sort_keys=True) if isinstance(name, dict) else name)
-        if self.task is None and self.replay.stream_name(name):
-            self.task = asyncio.get_running_loop().create_task(self._send_stream(name))
+        sym = self.replay.symbol_of(name)
+        if sym is None or any(f[0] == sym for f in self.feeds):
+            return
+        r = self.replay
+        label = name if isinstance(name, str) else ""
+        self.feeds.append((sym, label))
+        w = min(r.warmup, r.n)  # the warm-up frames at once, the rest after the go
+        now = str(int(time.time() * 1000)).encode()
+        self.writer.write(self._frames([(sym, label)], 0, w, now))
+        r.stats["frames_sent"] += w
+        if self.task is None:
+            r.stats["streams_started"] += 1
+            self.task = asyncio.get_running_loop().create_task(self._send_stream())
 
-    def _frames(self, name: str, lo: int, hi: int, e_ms: bytes) -> bytes:
-        """Frames LO..HI-1 as wire bytes (header + payload), E set to E_MS."""
+    def _frames(self, feeds: list[tuple[str, str]], lo: int, hi: int, e_ms: bytes) -> bytes:
+        """Frames LO..HI-1 of every feed, round-robin, as wire bytes (header + payload), the
+        event time set to E_MS."""
         e = e_ms.decode()
-        parts = self.replay.parts[lo:hi]
-        texts = [h if t is None else h + e + t for h, t in parts]
-        if self.combined:
-            pre = '{"stream":"' + name + '","data":'
-            texts = [pre + x + "}" for x in texts]
         out = []
-        for x in texts:
-            b = x.encode()
-            out.append(_ws_header(len(b)))
-            out.append(b)
+        per = [(self.replay.parts_of(sym)[lo:hi], name) for sym, name in feeds]
+        for j in range(hi - lo):
+            for parts, name in per:
+                h, t = parts[j]
+                x = h if t is None else h + e + t
+                if self.combined:
+                    x = '{"stream":"' + name + '","data":' + x + "}"
+                b = x.encode()
+                out.append(_ws_header(len(b)))
+                out.append(b)
         return b"".join(out)
 
-    async def _send_stream(self, name: Any) -> None:
+    async def _send_stream(self) -> None:
         r = self.replay
-        r.stats["streams_started"] += 1
         n, w = r.n, min(r.warmup, r.n)
-        now = str(int(time.time() * 1000)).encode()
-        self.writer.write(self._frames(name, 0, w, now))
-        r.stats["frames_sent"] += w
         await r.go.wait()
+        feeds = list(self.feeds)  # every symbol subscribed before the go
         i = w
-        step = 500
+        step = max(1, 500 // len(feeds))
         while i < n:
             hi = min(n, i + step)
-            self.writer.write(self._frames(name, i, hi, str(int(time.time() * 1000)).encode()))
-            r.stats["frames_sent"] += hi - i
+            self.writer.write(self._frames(feeds, i, hi, str(int(time.time() * 1000)).encode()))
+            r.stats["frames_sent"] += (hi - i) * len(feeds)
             i = hi
             await self.writer.drain()
         r.stats["done"] = True
@@ -327,14 +375,16 @@ class Session:
         except ValueError:
             return
         method, rid = msg.get("method"), msg.get("id")
-        if method == "SUBSCRIBE":
+        if method == "SUBSCRIBE":  # answered first, then each new stream's warm-up frames
+            body = json.dumps({"result": None, "id": rid}).encode()
+            self.writer.write(_ws_header(len(body)) + body)
             for s in msg.get("params", []):
                 self._add(s)
-            reply: Any = None
+            return
         elif method == "UNSUBSCRIBE":
             for s in msg.get("params", []):
                 self.streams.discard(s)
-            reply = None
+            reply: Any = None
         elif method == "LIST_SUBSCRIPTIONS":
             reply = sorted(self.streams)
         else:
@@ -413,11 +463,13 @@ async def _handle(replay: Replay, reader: asyncio.StreamReader, writer: asyncio.
             pass
 
 
-async def serve(stream: str, n: int, warmup: int, directory: Path, port: int = 0) -> None:
+async def serve(
+    stream: str, n: int, warmup: int, directory: Path, port: int = 0, symbols: int = 1
+) -> None:
     cert, key = make_cert(directory)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    replay = Replay(stream, n, warmup)
+    replay = Replay(stream, n, warmup, symbols)
     server = await asyncio.start_server(
         lambda r, w: _handle(replay, r, w), "127.0.0.1", port, ssl=ctx, limit=1 << 20
     )
@@ -433,6 +485,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--dir", type=Path, required=True, help="where cert.pem/key.pem are written")
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--symbols", type=int, default=1, help="scale: symbols served (Binance)")
     a = ap.parse_args(argv)
     try:
         import uvloop  # the server should cost little; the clients run on their own loops
@@ -440,7 +493,7 @@ def main(argv: list[str] | None = None) -> None:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(serve(a.stream, a.frames, a.warmup, a.dir, a.port))
+    asyncio.run(serve(a.stream, a.frames, a.warmup, a.dir, a.port, a.symbols))
 
 
 if __name__ == "__main__":

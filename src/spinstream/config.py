@@ -46,7 +46,7 @@ WARM_TIMEOUT_S = 10.0
 SILENT_MAX_S = 10.0
 
 Env = Literal["live", "testnet", "demo"]
-WsBackend = Literal["websockets", "picows"]
+WsBackend = Literal["auto", "websockets", "picows"]
 _Seconds = Annotated[float, Meta(gt=0)]
 _EnvVar = Annotated[str, Meta(min_length=1)]
 
@@ -117,11 +117,12 @@ class VenueConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, froz
     ] = UNSET  # fmt: skip
     ws_backend: Annotated[
         WsBackend,
-        Meta(description="The WebSocket client library of this account's streams: websockets "
-             "(the default) or picows (C frame parsing, less CPU per frame; needs the picows "
-             "package: pip install 'spinstream[fast]'). Same rules, events and liveness either "
-             "way; picows negotiates no compression."),
-    ] = "websockets"  # fmt: skip
+        Meta(description="The WebSocket client library of this account's streams: auto (the "
+             "default: picows, unless a proxy setting such as HTTPS_PROXY applies to the URL, "
+             "which only websockets honours, or picows does not import), picows (C frame "
+             "parsing, less CPU per frame; no compression, no proxy) or websockets. Same rules, "
+             "events and liveness either way; the status shows which one each connection uses."),
+    ] = "auto"  # fmt: skip
     symbols: Annotated[
         list[str],
         Meta(description="Warm-up (server mode): symbols whose ticker and book are streamed "

@@ -132,7 +132,7 @@ class AccountConfig:
     epics: tuple[str, ...] = ()
     book_depth: int | None = None
     warm_timeout_s: float = WARM_TIMEOUT_S
-    ws_backend: str = "websockets"
+    ws_backend: str = "auto"
 
     def __post_init__(self) -> None:
         if not self.alias.isidentifier() or keyword.iskeyword(self.alias):
@@ -149,10 +149,11 @@ class AccountConfig:
         except msgspec.ValidationError as exc:
             msg = dotted_error(exc, given, struct=VenueConfig)
             raise ConfigError(f"{self.alias}: {msg}") from None
-        if self.ws_backend != "websockets" and importlib.util.find_spec(self.ws_backend) is None:
+        if self.ws_backend == "picows" and importlib.util.find_spec("picows") is None:
             raise ConfigError(
-                f"{self.alias}: ws_backend {self.ws_backend!r} needs the {self.ws_backend} "
-                f"package, which is not installed (pip install 'spinstream[fast]')"
+                f"{self.alias}: ws_backend 'picows' needs the picows package (a dependency of "
+                f"spinstream), which is not installed: pip install picows, or set ws_backend "
+                f"to 'auto' (falls back to websockets) or 'websockets'"
             )
         for name in ("symbols", "epics"):  # lists are welcome; kept as tuples (hashable)
             v = getattr(self, name)

@@ -91,3 +91,30 @@ def test_client_over_the_replay_matches_the_independent_replay(
     assert r["ok"], (r.get("why"), r.get("server"))
     assert r["frames"] == FRAMES - 20 and r["wall_s"] > 0 and r["cpu_s"] > 0
     assert r["server"]["frames_sent"] == FRAMES and r["server"]["ws_after_go"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("client", "stream", "symbols", "connections"),
+    [
+        ("spinstream", "depth", 6, 1),
+        ("spinstream", "bookTicker", 4, 4),
+        ("floor-aiohttp", "depth", 4, 4),
+        ("floor-aiohttp", "bookTicker", 6, 1),
+    ],
+)
+def test_scale_run_checks_every_symbol_against_the_independent_replay(
+    client: str, stream: str, symbols: int, connections: int
+) -> None:
+    """bench/e2e scale runs (`--symbols` / `--connections`): the recorded stream under several
+    symbol names, round-robin on one connection or one symbol a connection; every symbol's
+    final state is checked, every frame sent, nobody resynced, RSS reported."""
+    r = one_run(client, stream, FRAMES, warmup=20, timeout=60, symbols=symbols,
+                connections=connections)  # fmt: skip
+    assert r["ok"], (r.get("why"), r.get("server"))
+    per = FRAMES // symbols
+    assert r["frames"] == (per - 20) * symbols and r["books"] == symbols
+    assert r["state"]["symbols"] == symbols
+    assert r["server"]["frames_sent"] == per * symbols and r["server"]["ws_after_go"] == 0
+    assert r["connections"] == connections and r["server"]["ws_connections"] == connections
+    assert r["rss_ready_kb"] >= r["rss_base_kb"] > 0

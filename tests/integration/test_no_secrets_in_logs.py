@@ -41,14 +41,14 @@ def host() -> Iterator[SimHost]:
         yield h
 
 
-def _workspace(host: SimHost) -> Workspace:
+def _workspace(host: SimHost, ws_backend: str) -> Workspace:
     accounts = []
     for v in ("binance", "bybit"):
         c = host[v].credentials
         accounts.append(
             AccountConfig(
                 alias=v, venue=v, credentials=Credentials.of(c["api_key"], c["api_secret"]),
-                urls=host[v].urls,
+                urls=host[v].urls, ws_backend=ws_backend,
             )
         )  # fmt: skip
     c = host["ig"].credentials
@@ -56,6 +56,7 @@ def _workspace(host: SimHost) -> Workspace:
         AccountConfig(
             alias="ig", venue="ig", env="demo", identifier=c["identifier"],
             credentials=Credentials.of(c["api_key"], c["password"]), urls=host["ig"].urls,
+            ws_backend=ws_backend,
         )
     )  # fmt: skip
     return Workspace(accounts)
@@ -95,7 +96,11 @@ def _leaks(text: str, secrets: dict[str, str]) -> list[str]:
     return found
 
 
-def test_no_secret_in_any_output_at_debug(host, caplog, capfd) -> None:
+# the default (auto: picows, no proxy here) and websockets (auto's choice under a proxy)
+@pytest.mark.parametrize(
+    ("ws_backend", "library"), [("auto", "picows"), ("websockets", "websockets")]
+)
+def test_no_secret_in_any_output_at_debug(host, caplog, capfd, ws_backend, library) -> None:
     caplog.set_level(logging.DEBUG)
     for name in list(logging.root.manager.loggerDict):  # websockets, aiohttp, asyncio, ours ...
         caplog.set_level(logging.DEBUG, logger=name)
@@ -103,7 +108,7 @@ def test_no_secret_in_any_output_at_debug(host, caplog, capfd) -> None:
     stderr.setLevel(logging.DEBUG)
     stderr.setFormatter(ContextFormatter())  # the CLI's: venue and conn of each record too
     logging.root.addHandler(stderr)
-    ws = _workspace(host)
+    ws = _workspace(host, ws_backend)
     try:
         ctx = Context(ws)
         ctx.bybit.get_balance(market="linear")
@@ -136,7 +141,9 @@ def test_no_secret_in_any_output_at_debug(host, caplog, capfd) -> None:
     records = "\n".join(
         f"{r.name} {r.getMessage()} {r.exc_text or ''} {r.__dict__}" for r in caplog.records
     )
-    assert any("websockets" in r.name and r.levelno == logging.DEBUG for r in caplog.records)
+    lib_records = [r for r in caplog.records if r.name == f"spinstream.transport.{library}"]
+    assert lib_records, f"nothing logged by {library}: its logs were not captured"
+    assert library == "picows" or any(r.levelno == logging.DEBUG for r in lib_records)
     text = "\n".join([caplog.text, records, captured.out, captured.err])
     leaks = _leaks(text, secrets)
     assert not leaks, "secrets in the output:\n" + "\n".join(leaks)

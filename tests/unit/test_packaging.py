@@ -40,11 +40,9 @@ def _third_party_imports() -> dict[str, set[str]]:
 
 
 #: imports allowed without a runtime dependency, and the only files they may appear in:
-#: the pytest plugin is loaded by pytest itself (the `pytest11` entry point), so pytest is there;
-#: picows is the `fast` extra's WebSocket backend, imported only when an account asks for it
+#: the pytest plugin is loaded by pytest itself (the `pytest11` entry point), so pytest is there
 LOADED_BY_THEIR_HOST = {
     "pytest": {"src/spinstream/testing/plugin.py"},
-    "picows": {"src/spinstream/transport/sockets.py"},
 }
 
 
@@ -60,9 +58,11 @@ def test_every_third_party_import_in_src_is_a_runtime_dependency() -> None:
     assert not missing, f"imported by src/ but not in [project] dependencies: {missing}"
 
 
-def test_the_fast_extra_declares_picows() -> None:
-    fast = {_name(r) for r in PYPROJECT["project"]["optional-dependencies"]["fast"]}
-    assert "picows" in fast
+def test_picows_is_a_runtime_dependency_and_the_fast_extra_adds_nothing() -> None:
+    """picows is the default WebSocket library (`ws_backend = "auto"`); `spinstream[fast]`, its
+    former extra, still installs (nothing more)."""
+    assert "picows" in {_name(r) for r in PYPROJECT["project"]["dependencies"]}
+    assert PYPROJECT["project"]["optional-dependencies"]["fast"] == []
 
 
 def test_every_runtime_dependency_is_imported_by_src() -> None:

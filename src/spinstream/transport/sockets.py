@@ -5,11 +5,24 @@ timeout), iterate the received text / binary messages, send text, send a ping an
 pong, abort the socket (a stalled peer) or close it (a handshake). `open_socket(backend, ...)`
 returns an async context manager doing that over:
 
-- `"websockets"` (`WebsocketsSocket`, the default): the `websockets` library, exactly as the
-  transport used it before this module (permessage-deflate offered, close timeout 2 s).
-- `"picows"` (`PicowsSocket`, the `fast` extra): picows, a Cython client whose frame parser is
-  C; its callbacks queue messages that the same `async for` loop takes without a suspension
-  while any are buffered. No compression extension is negotiated.
+- `"picows"` (`PicowsSocket`): picows, a Cython client whose frame parser is C; its callbacks
+  queue messages that the same `async for` loop takes without a suspension while any are
+  buffered. No compression extension is negotiated.
+- `"websockets"` (`WebsocketsSocket`): the `websockets` library (permessage-deflate offered,
+  close timeout 2 s, the proxy of HTTPS_PROXY / WSS_PROXY / SOCKS_PROXY from websockets 15).
+- `"auto"` (the default): `resolve()` picks per connection: picows when it imports and no
+  proxy applies to the URL (picows reads no proxy variable), else websockets.
+
+Both behave the same for what the venues use: a close frame from the server ends the iteration
+(normally on 1000/1001/1005, else `SocketClosed` with the code), a TCP reset or a vanished
+peer ends it with `SocketClosed`, messages of any size (up to 1 GiB a frame, fragments
+joined), TLS verified by Python's default context (so `SSL_CERT_FILE` trusts a private CA or a
+TLS proxy with either library), and a send waits while the peer does not read (the write
+buffer past its high-water mark), so our sends never buffer without bound. Negotiation is where
+they differ, and none of our venues needs it: no extension is required (websockets offers
+permessage-deflate, picows nothing: frames uncompressed); a subprotocol (IG's Lightstreamer,
+`TLCP-2.x.0.lightstreamer.com`, the only venue with one) is offered by both, and only
+websockets checks the server's answer against it.
 
 Errors: the one exception this module raises of its own is `SocketClosed` (connection refused,
 closed, or failed); a backend may also let its library's exceptions through (`errors(name)`
@@ -25,6 +38,8 @@ import importlib.util
 import logging
 import os
 import ssl
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable
 from types import TracebackType
 from typing import Any, Protocol
@@ -35,6 +50,7 @@ from spinstream.transport.logs import ws_logger
 
 __all__ = [
     "BACKENDS",
+    "CHOICES",
     "DEFAULT_BACKEND",
     "Socket",
     "SocketClosed",
@@ -44,10 +60,13 @@ __all__ = [
     "describe",
     "errors",
     "open_socket",
+    "proxy_scheme",
+    "resolve",
 ]
 
-BACKENDS = ("websockets", "picows")
-DEFAULT_BACKEND = "websockets"
+BACKENDS = ("websockets", "picows")  # the libraries
+CHOICES = ("auto", *BACKENDS)  # what an account's `ws_backend` may say
+DEFAULT_BACKEND = "auto"
 CLOSE_TIMEOUT_S = 2.0  # a close handshake the peer does not finish is cut after this
 PICOWS_LOGGER_NAME = "spinstream.transport.picows"
 _OK_CODES = frozenset((0, 1000, 1001, 1005))  # a normal end (0: picows' "no code in the frame")
@@ -73,19 +92,87 @@ class Socket(Protocol):
 
 
 def available(backend: str) -> bool:
-    """Whether BACKEND's library is installed."""
-    if backend == "websockets":
+    """Whether BACKEND's library is installed ("auto" always is: it falls back to websockets)."""
+    if backend in ("websockets", "auto"):
         return True
     return backend == "picows" and importlib.util.find_spec("picows") is not None
 
 
+_PICOWS_PROBLEM: list[str | None] = []  # cached: [None] imports, [text] why not
+
+
+def picows_problem() -> str | None:
+    """None when picows imports, else why not (imported once, the answer kept)."""
+    if not _PICOWS_PROBLEM:
+        try:
+            import picows  # noqa: F401
+        except Exception as exc:  # noqa: BLE001 - absent or broken: either way not usable
+            _PICOWS_PROBLEM.append(f"picows does not import ({type(exc).__name__})")
+        else:
+            _PICOWS_PROBLEM.append(None)
+    return _PICOWS_PROBLEM[0]
+
+
+def proxy_scheme(url: str) -> str | None:
+    """Which proxy setting websockets (>= 15) would use for URL, by its `getproxies()` key
+    ("wss", "socks", "https"; for ws:// also "ws", "http"), or None when none applies.
+
+    The same rule as `websockets.proxy.get_proxy`: `proxy_bypass` (NO_PROXY) on host:port
+    first, then the first set of those keys in that order. ALL_PROXY is honoured by neither
+    library, so it does not count. Only the key is returned: a proxy URL may hold a password.
+    """
+    parts = urllib.parse.urlsplit(url)
+    secure = parts.scheme in ("wss", "https")
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if secure else 80)
+    except ValueError:  # a bad port: the connection will fail either way
+        return None
+    proxies = urllib.request.getproxies()
+    schemes = ("wss", "socks", "https") if secure else ("ws", "socks", "https", "http")
+    hit = next((k for k in schemes if proxies.get(k)), None)
+    if hit is None:
+        return None
+    host_port = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if urllib.request.proxy_bypass(host_port):
+        return None
+    return hit
+
+
+def resolve(backend: str, url: str) -> tuple[str, str]:
+    """The library (`BACKENDS`) a connection to URL uses for the account option BACKEND, and
+    why, for the log and the connection's status (never the proxy's or the URL's text).
+
+    "auto": picows, unless it does not import or a proxy applies to URL (websockets honours
+    HTTPS_PROXY and the like; picows reads none, so it would go around the proxy).
+
+    Raises:
+        ValueError: an unknown backend name.
+    """
+    if backend in BACKENDS:
+        return backend, "configured"
+    if backend != "auto":
+        raise ValueError(f"unknown WebSocket backend {backend!r} (known: {', '.join(CHOICES)})")
+    problem = picows_problem()
+    if problem is not None:
+        return "websockets", f"auto: {problem}"
+    proxy = proxy_scheme(url)
+    if proxy is not None:
+        return "websockets", f"auto: a {proxy} proxy applies (picows reads no proxy setting)"
+    return "picows", "auto: picows imports and no proxy applies"
+
+
 def errors(backend: str) -> tuple[type[Exception], ...]:
-    """The exceptions BACKEND may raise besides `SocketClosed`, OSError and TimeoutError."""
-    if backend == "picows":
+    """The exceptions BACKEND may raise besides `SocketClosed`, OSError and TimeoutError
+    ("auto": either library's)."""
+    out: tuple[type[Exception], ...] = ()
+    if backend in ("websockets", "auto"):
+        out += (websockets.WebSocketException,)
+    if backend == "picows" or (backend == "auto" and picows_problem() is None):
         import picows
 
-        return (picows.WSError,)
-    return (websockets.WebSocketException,)
+        out += (picows.WSError,)
+    return out
 
 
 def open_socket(
@@ -96,16 +183,16 @@ def open_socket(
     open_timeout: float = 10.0,
     name: str | None = None,
 ) -> WebsocketsSocket | PicowsSocket:
-    """A socket to URL over BACKEND, opened by `async with` (closed on leaving it).
+    """A socket to URL over BACKEND (a library, or "auto": `resolve`), opened by `async with`
+    (closed on leaving it).
 
     Raises:
         ValueError: an unknown backend name.
     """
+    backend = resolve(backend, url)[0]
     if backend == "websockets":
         return WebsocketsSocket(url, subprotocols, open_timeout, name)
-    if backend == "picows":
-        return PicowsSocket(url, subprotocols, open_timeout, name)
-    raise ValueError(f"unknown WebSocket backend {backend!r} (known: {', '.join(BACKENDS)})")
+    return PicowsSocket(url, subprotocols, open_timeout, name)
 
 
 def describe(exc: BaseException) -> str:
@@ -241,6 +328,12 @@ def _picows_class() -> type:
             def on_ws_disconnected(self, transport: Any) -> None:
                 self.sock._disconnected()
 
+            def pause_writing(self) -> None:  # the write buffer went over its high-water mark
+                self.sock._writable = False
+
+            def resume_writing(self) -> None:  # ... and back under its low-water mark
+                self.sock._wrote()
+
         _LISTENER = _Listener
         _set_types(picows)
     return _LISTENER
@@ -279,6 +372,8 @@ class PicowsSocket:
         self._pings: collections.deque[tuple[bytes, asyncio.Future[float]]] = collections.deque()
         self._t: Any = None
         self._closed_at: float | None = None
+        self._writable = True  # False while the transport's write buffer is over its mark
+        self._drain: asyncio.Future[None] | None = None  # a send waiting for it to drain
 
     # --- opening and closing
 
@@ -353,12 +448,20 @@ class PicowsSocket:
         return q.popleft()
 
     async def send(self, text: str) -> None:
+        """Send TEXT; when the write buffer is over its high-water mark (the peer reads slower
+        than we send), wait until it drains (as websockets does): picows itself only queues."""
         t = self._t
         if self._done or t.is_close_frame_sent:
             raise SocketClosed("connection closed: cannot send")
-        import picows
-
-        t.send(picows.WSMsgType.TEXT, text.encode())
+        t.send(_TEXT, text.encode())
+        if self._writable:
+            return
+        while not self._writable and not self._done:
+            if self._drain is None or self._drain.done():
+                self._drain = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._drain)  # one future, many senders: none cancels it
+        if self._done:
+            raise SocketClosed("connection closed while sending")
 
     async def ping(self) -> Awaitable[float]:
         """Send a ping; the returned future completes when its pong (or a later one) comes."""
@@ -404,8 +507,16 @@ class PicowsSocket:
                     if not w.done():
                         w.set_result(None)
 
+    def _wrote(self) -> None:
+        """The write buffer drained under its low-water mark: waiting sends go on."""
+        self._writable = True
+        d = self._drain
+        if d is not None and not d.done():
+            d.set_result(None)
+
     def _disconnected(self) -> None:
         self._done = True
+        self._wrote()
         w = self._waiter
         if w is not None:
             self._waiter = None

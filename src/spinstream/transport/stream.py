@@ -4,7 +4,9 @@ The protocol decides everything venue-specific (what to send on connect, how to 
 send the venue's own pings, which REST calls it needs, how its venue proves it is alive: its
 `liveness`); this class only moves bytes, owns the timers and the reconnect delays, and hands
 the protocol's events to a sink (the cache). The WebSocket library is a choice
-(`ws_backend`: `websockets`, the default, or `picows`; transport/sockets.py).
+(`ws_backend`: `auto`, the default, `picows` or `websockets`; transport/sockets.py); `auto` is
+resolved at each connect (picows unless a proxy applies or it does not import), logged at DEBUG
+and shown in `status()` (`ws_library`, `ws_library_why`).
 
 Liveness: every data frame and every pong to the WebSocket pings sent here is a proof of life.
 A watch task looks every few hundred ms: no proof for the protocol's `silent_s` takes the
@@ -49,6 +51,7 @@ from spinstream.transport.sockets import (
     describe,
     errors,
     open_socket,
+    resolve,
 )
 
 __all__ = ["StreamConnection"]
@@ -115,7 +118,9 @@ class StreamConnection:
         self._open_timeout = open_timeout_s
         self._silent_override = silent_s  # per account (config), else the protocol's
         self._lag_override = lag_s
-        self.ws_backend = ws_backend  # the WebSocket library (transport/sockets.py)
+        self.ws_backend = ws_backend  # the account's choice (transport/sockets.py CHOICES)
+        self.ws_library: str | None = None  # the library of the last connect, and why
+        self.ws_library_why: str | None = None
         self._errors: tuple[type[Exception], ...] = (
             OSError,
             asyncio.TimeoutError,
@@ -189,6 +194,8 @@ class StreamConnection:
             "handler_errors": self.handler_errors,
             "rest_errors": self.rest_errors,
             "subscriptions": len(self._call(self.proto.subscriptions, default=set())),
+            "ws_library": self.ws_library,  # websockets | picows (None: not connected yet)
+            "ws_library_why": self.ws_library_why,  # "configured", or auto's reason
             "problem": getattr(self.proto, "problem", None),
             "counters": dict(getattr(self.proto, "counters", {}) or {}),
         }
@@ -371,8 +378,11 @@ class StreamConnection:
         watch: asyncio.Task[None] | None = None
         cause = "disconnected"
         try:
+            library, why = resolve(self.ws_backend, url)
+            log.debug("%s: WebSocket library %s (%s)", self.name, library, why)
+            self.ws_library, self.ws_library_why = library, why
             async with open_socket(
-                self.ws_backend,
+                library,
                 url,
                 open_timeout=self._open_timeout,
                 subprotocols=getattr(self.proto, "subprotocols", None),
