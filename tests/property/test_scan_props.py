@@ -18,7 +18,7 @@ SETTINGS = settings(
 )
 KEYS = ["a", "b", "data", "x", "asks"]
 PATHS = ("a", "b", "data.x", "data.asks", "x.a.b")
-KINDS = st.text("*sicl", min_size=len(PATHS), max_size=len(PATHS))
+KINDS = st.text("*siclfn", min_size=len(PATHS), max_size=len(PATHS))
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,8 @@ scalars = st.one_of(
     st.integers(-(10**20), 10**20),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=12),
+    st.from_regex(r"\d{0,20}\.?\d{0,20}", fullmatch=True),  # kinds f and n: numbers as text
+    st.integers(0, 10**20).map(str),
 )
 values = st.recursive(
     scalars,

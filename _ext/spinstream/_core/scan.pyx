@@ -19,7 +19,9 @@ from libc.string cimport memcmp, memcpy
 
 from spinstream._core.book cimport FrameLevels, read_levels
 
-__all__ = ["Picker"]
+__all__ = ["KINDS", "Picker"]
+
+KINDS = "*sifncl"  # the kinds of value a path may ask for (Picker's docstring)
 
 cdef extern from "Python.h":
     const char* PyUnicode_AsUTF8AndSize(object u, Py_ssize_t* size) except NULL
@@ -27,8 +29,14 @@ cdef extern from "Python.h":
     bint PyBytes_CheckExact(object o)
     object PyUnicode_DecodeUTF8(const char* s, Py_ssize_t size, const char* errors)
     object PyLong_FromLongLong(long long v)
+    object PyFloat_FromDouble(double v)
+    double PyOS_string_to_double(const char* s, char** endptr, object overflow_exception) except? -1.0
+
+cdef extern from "math.h":
+    bint isinf(double x) nogil
 
 cdef enum:
+    MAX_DECIMAL = 64    # characters of a decimal read by kind f (longer: not picked)
     MAX_PATHS = 32
     MAX_PATH = 256      # bytes of a dotted path
     MAX_DEPTH = 64      # nesting
@@ -122,6 +130,61 @@ cdef object _number(const char* s, Py_ssize_t n):
     return s[:n].decode("ascii")
 
 
+# 10 ** k as doubles, exact for k <= 22 (the fast path of _plain_float)
+cdef double POW10[23]
+for _c in range(23):
+    POW10[_c] = float(10 ** _c)
+
+
+cdef object _plain_float(const char* s, Py_ssize_t n):
+    """Kind f: the text of a plain decimal (digits, at most one point, a digit somewhere; at
+    most MAX_DECIMAL characters) as the float `float()` gives (correctly rounded); None for
+    anything else or a value too big to be finite."""
+    cdef Py_ssize_t i, point = -1, digits = 0
+    cdef long long m = 0
+    cdef char c
+    cdef char buf[MAX_DECIMAL + 1]
+    cdef double v
+    if n <= 0 or n > MAX_DECIMAL:
+        return None
+    for i in range(n):
+        c = s[i]
+        if 48 <= c <= 57:
+            if digits < 18:
+                m = m * 10 + (c - 48)
+            digits += 1
+        elif c == 46 and point < 0:
+            point = i
+        else:
+            return None
+    if digits == 0:
+        return None
+    if digits <= 15 and (point < 0 or n - 1 - point <= 22):
+        # exact: m < 2 ** 53 and 10 ** k are doubles, so one division rounds correctly
+        if point < 0:
+            return PyFloat_FromDouble(<double>m)
+        return PyFloat_FromDouble(<double>m / POW10[n - 1 - point])
+    memcpy(buf, s, n)
+    buf[n] = 0
+    v = PyOS_string_to_double(buf, NULL, None)  # None: an overflow gives inf, not an error
+    if isinf(v):
+        return None
+    return PyFloat_FromDouble(v)
+
+
+cdef object _digits_int(const char* s, Py_ssize_t n):
+    """Kind n: the text of 1 to 18 digits as an int; None for anything else."""
+    cdef Py_ssize_t i
+    cdef long long v = 0
+    if n <= 0 or n > 18:
+        return None
+    for i in range(n):
+        if not 48 <= s[i] <= 57:
+            return None
+        v = v * 10 + (s[i] - 48)
+    return PyLong_FromLongLong(v)
+
+
 cdef inline bint _eq(const char* a, const char* b, Py_ssize_t n) noexcept:
     """A[:N] == B[:N], inline (paths are short: a libc call costs more than the bytes)."""
     cdef Py_ssize_t i
@@ -143,7 +206,8 @@ cdef class Picker:
     are transparent: "data.asks" is the `asks` of any item of `data`), None where absent or
     null; or None when the frame cannot be picked this way (see the module docstring), which
     includes a value not of its path's kind: KINDS has one letter a path, `s` str, `i` int,
-    `c` array or object (its JSON bytes), `l` an array of book levels in the compact form
+    `f` a string holding a plain decimal read as a finite float (as `float()` reads it), `n` a
+    string of 1 to 18 digits read as an int, `c` array or object (its JSON bytes), `l` an array of book levels in the compact form
     venues write (read as the walk passes them: `book.FrameLevels`, which a book takes without
     reading the frame again), `*` any (the default)."""
 
@@ -162,8 +226,8 @@ cdef class Picker:
         if not 0 < len(paths) <= MAX_PATHS:
             raise ValueError(f"1 to {MAX_PATHS} paths, not {len(paths)}")
         kinds = "*" * len(paths) if kinds is None else kinds
-        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip("*sicl"):
-            raise ValueError(f"kinds: one of * s i c l per path, not {kinds!r}")
+        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip(KINDS):
+            raise ValueError(f"kinds: one of * s i f n c l per path, not {kinds!r}")
         raw = []
         for p in paths:
             if not isinstance(p, str) or not p or len(p.encode()) >= MAX_PATH:
@@ -184,7 +248,7 @@ cdef class Picker:
     def _check(self):
         """The paths are as given: unique, non-empty, within bounds; one kind each."""
         assert self._np == len(self.paths) == len(set(self.paths)) == len(self.kinds)
-        assert all(self.paths) and not self.kinds.strip("*sicl")
+        assert all(self.paths) and not self.kinds.strip(KINDS)
 
     cdef inline int _match(self, const char* path, Py_ssize_t plen) noexcept:
         """Index of the path equal to PATH, -2 when PATH is a prefix of one (descend), -1."""
@@ -320,7 +384,18 @@ cdef class Picker:
                 j = _string_end(s, i + 1, n, &esc)
                 if j < 0:
                     return None
-                if m >= 0:
+                if m >= 0 and (self._kind[m] == 102 or self._kind[m] == 110):  # f n
+                    if esc or seen[m]:
+                        return None
+                    seen[m] = True
+                    if self._kind[m] == 102:
+                        value = _plain_float(s + i + 1, j - i - 1)
+                    else:
+                        value = _digits_int(s + i + 1, j - i - 1)
+                    if value is None:
+                        return None
+                    out[m] = value
+                elif m >= 0:
                     if esc or seen[m] or (self._kind[m] != 42 and self._kind[m] != 115):  # * s
                         return None
                     seen[m] = True

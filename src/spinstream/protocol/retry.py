@@ -61,7 +61,6 @@ class Retry:
         return self.delay_ns / _NS
 
 
-
 class AuthRetry(Retry):
     """`Retry` for a login or WebSocket auth: `refused(ts)` counts a refusal; `problem` words it
     for the status surface (no secrets)."""

@@ -13,10 +13,17 @@ venue's conventions are written down.
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
+import msgspec
+
 from spinstream.errors import ParseError
 
 __all__ = [
     "INF",
+    "Price",
+    "Size",
     "finite",
     "nonneg",
     "opt_finite",
@@ -27,6 +34,12 @@ __all__ = [
 ]
 
 INF = float("inf")
+
+#: decoder-checked fields (msgspec, in C, at decode): a finite price > 0 and a finite size >= 0
+#: (NaN fails both bounds; a value out of them is a decode error, which the venue handles as
+#: any undecodable frame)
+Price = Annotated[float, msgspec.Meta(gt=0, le=sys.float_info.max)]
+Size = Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]
 
 
 def finite(v: float, what: str) -> float:

@@ -40,7 +40,7 @@ import os
 import ssl
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -81,6 +81,10 @@ class Socket(Protocol):
     """What `StreamConnection` uses of an open WebSocket."""
 
     def __aiter__(self) -> AsyncIterator[str | bytes]: ...
+
+    async def take(self) -> Sequence[str | bytes]:
+        """The messages received and not yet taken (at least one); empty at a normal end."""
+        ...
 
     async def send(self, text: str) -> None: ...
 
@@ -251,6 +255,13 @@ class WebsocketsSocket:
     def __aiter__(self) -> AsyncIterator[str | bytes]:
         it: AsyncIterator[str | bytes] = self._ws.__aiter__()  # the library's own: no layer
         return it
+
+    async def take(self) -> tuple[str | bytes, ...]:
+        """The next message (websockets hands them over one at a time); () at a normal end."""
+        try:
+            return (await self._ws.recv(),)
+        except websockets.ConnectionClosedOK:
+            return ()
 
     async def send(self, text: str) -> None:
         try:
@@ -446,6 +457,25 @@ class PicowsSocket:
             self._paused = False
             self._t.underlying_transport.resume_reading()
         return q.popleft()
+
+    async def take(self) -> collections.deque[str | bytes] | tuple[()]:
+        """Every message buffered (at least one), oldest first, in one call (the frame loop
+        iterates them without an await each); () at a normal end, else `SocketClosed`."""
+        q = self._q
+        while not q:
+            if self._done:
+                try:
+                    self._end()
+                except StopAsyncIteration:
+                    return ()
+            w = self._waiter = asyncio.get_running_loop().create_future()
+            await w
+            q = self._q
+        self._q = collections.deque()  # the callback fills a new one meanwhile
+        if self._paused:  # the batch taken: read again (at most two batches held)
+            self._paused = False
+            self._t.underlying_transport.resume_reading()
+        return q
 
     async def send(self, text: str) -> None:
         """Send TEXT; when the write buffer is over its high-water mark (the peer reads slower

@@ -398,28 +398,30 @@ class StreamConnection:
                 loop = asyncio.get_running_loop()
                 ticker = loop.create_task(self._ticker())
                 watch = loop.create_task(self._watch(ws))
-                receive, clock, emit = self.proto.receive, self.clock, self._emit
+                receive, emit, take = self.proto.receive, self._emit, ws.take
+                now = self.clock.ns
                 pending = _pending_check(self.proto)  # None: drain after every frame
-                async for frame in ws:
-                    self.messages += 1
-                    self._rx_ns = ts = clock.ns()
-                    try:
-                        events = receive(frame, ts)
-                        if ts >= self._next_sample:  # a few lag samples a second, in the loop
-                            self._lag_sample(events, ts)  # (the watch task may be starved)
-                        emit(events)
-                    except Exception:  # noqa: BLE001 - a bug must not take the stream down
-                        self.handler_errors += 1
-                        log.exception("%s: handling a frame failed (error %d)", self.name,
-                                      self.handler_errors)  # fmt: skip
-                    out = self._drain() if pending is None or pending() else None
-                    if out:  # pongs, resubscribes: rare, so one await per frame only then
-                        for reply in out:
-                            await ws.send(reply)
-                        await self._reconnect_if_asked()
-                    elif ts - self._yielded > _YIELD_NS:  # buffered frames never suspend the
-                        self._yielded = ts  # loop: let pings, REST answers and timers run
-                        await asyncio.sleep(0)
+                while batch := await take():  # every frame already buffered, in one call
+                    self.messages += len(batch)
+                    for frame in batch:
+                        self._rx_ns = ts = now()
+                        try:
+                            events = receive(frame, ts)
+                            if ts >= self._next_sample:  # a few lag samples a second, in the
+                                self._lag_sample(events, ts)  # loop (the watch may be starved)
+                            emit(events)
+                        except Exception:  # noqa: BLE001 - a bug must not take the stream down
+                            self.handler_errors += 1
+                            log.exception("%s: handling a frame failed (error %d)", self.name,
+                                          self.handler_errors)  # fmt: skip
+                        out = self._drain() if pending is None or pending() else None
+                        if out:  # pongs, resubscribes: rare, so one await per frame only then
+                            for reply in out:
+                                await ws.send(reply)
+                            await self._reconnect_if_asked()
+                        elif ts - self._yielded > _YIELD_NS:  # buffered frames never suspend
+                            self._yielded = ts  # the loop: let pings, REST answers, timers run
+                            await asyncio.sleep(0)
         except self._errors as exc:
             self.failures += 1
             log.warning("%s: connection lost or refused: %s", self.name, describe(exc))

@@ -15,8 +15,11 @@ from collections.abc import Iterable
 
 from spinstream._core._py.book import FrameLevels
 
-__all__ = ["Picker"]
+__all__ = ["KINDS", "Picker"]
 
+KINDS = "*sifncl"  # the kinds of value a path may ask for (Picker's docstring)
+
+MAX_DECIMAL = 64  # characters of a decimal read by kind f (longer: not picked)
 MAX_PATHS = 32
 MAX_PATH = 256
 MAX_DEPTH = 64
@@ -32,6 +35,8 @@ _PLAIN = rb"(\d+\.?\d*|\.\d+)"
 _LEVEL = rb'\["' + _PLAIN + rb'","' + _PLAIN + rb'"(?:,"[^"\\\x00-\x1f]*")*\]'
 _LEVELS = re.compile(rb"\[(?:" + _LEVEL + rb"(?:," + _LEVEL + rb")*)?\]")
 _ONE_LEVEL = re.compile(_LEVEL)
+_DECIMAL = re.compile(_PLAIN)  # kind f: a plain decimal (fullmatch)
+_DIGITS = re.compile(rb"\d{1,18}")  # kind n (fullmatch)
 
 
 def _read_levels(s: bytes, i: int) -> tuple[int, FrameLevels | None]:
@@ -110,13 +115,32 @@ def _number(t: bytes) -> object:
     return t.decode("ascii")
 
 
+def _plain_float(t: bytes) -> float | None:
+    """Kind f: a plain decimal's text (at most MAX_DECIMAL characters) as `float()` reads it;
+    None for anything else or a value too big to be finite."""
+    if len(t) > MAX_DECIMAL or _DECIMAL.fullmatch(t) is None:
+        return None
+    v = float(t)
+    return None if v == _INF else v
+
+
+def _digits_int(t: bytes) -> int | None:
+    """Kind n: 1 to 18 digits' text as an int; None for anything else."""
+    return int(t) if _DIGITS.fullmatch(t) is not None else None
+
+
+_INF = float("inf")
+
+
 class Picker:
     """Picker(paths, kinds)(frame) -> list of the values at PATHS (dotted object keys; arrays
     are transparent: "data.asks" is the `asks` of any item of `data`), None where absent or
     null; or None when the frame cannot be picked this way (see the module docstring), which
     includes a value not of its path's kind: KINDS has one letter a path, `s` str, `i` int,
-    `c` array or object (its JSON bytes), `l` an array of book levels in the compact form
-    venues write (`book.FrameLevels`, which a book takes), `*` any (the default)."""
+    `f` a string holding a plain decimal read as a finite float (as `float()` reads it), `n` a
+    string of 1 to 18 digits read as an int, `c` array or object (its JSON bytes), `l` an array
+    of book levels in the compact form venues write (`book.FrameLevels`, which a book takes),
+    `*` any (the default)."""
 
     __slots__ = ("paths", "kinds", "_raw")
 
@@ -125,8 +149,8 @@ class Picker:
         if not 0 < len(paths) <= MAX_PATHS:
             raise ValueError(f"1 to {MAX_PATHS} paths, not {len(paths)}")
         kinds = "*" * len(paths) if kinds is None else kinds
-        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip("*sicl"):
-            raise ValueError(f"kinds: one of * s i c l per path, not {kinds!r}")
+        if not isinstance(kinds, str) or len(kinds) != len(paths) or kinds.strip(KINDS):
+            raise ValueError(f"kinds: one of * s i f n c l per path, not {kinds!r}")
         self.kinds: str = kinds
         raw: list[bytes] = []
         for p in paths:
@@ -239,7 +263,16 @@ class Picker:
                 j, esc = _string_end(s, i + 1)
                 if j < 0:
                     return None
-                if m >= 0:
+                if m >= 0 and self.kinds[m] in "fn":
+                    if esc or seen[m]:
+                        return None
+                    seen[m] = True
+                    t = s[i + 1 : j]
+                    number = _plain_float(t) if self.kinds[m] == "f" else _digits_int(t)
+                    if number is None:
+                        return None
+                    out[m] = number
+                elif m >= 0:
                     if esc or seen[m] or self.kinds[m] not in "*s":
                         return None
                     seen[m] = True
@@ -290,4 +323,4 @@ class Picker:
     def _check(self) -> None:
         """The paths are as given: unique, non-empty, within bounds; one kind each."""
         assert len(set(self.paths)) == len(self.paths) == len(self._raw) == len(self.kinds)
-        assert all(self.paths) and not self.kinds.strip("*sicl")
+        assert all(self.paths) and not self.kinds.strip(KINDS)

@@ -29,7 +29,6 @@ from spinstream.protocol.binance import schemas as s
 from spinstream.protocol.booksync import Ids
 from spinstream.protocol.events import TickerStats
 from spinstream.protocol.times import ms_to_ns as _ms_to_ns
-from spinstream.protocol.values import INF as _INF
 from spinstream.protocol.values import (
     finite,
     nonneg,
@@ -125,16 +124,6 @@ def _price(text: str | None, what: str = "price") -> float | None:
     """An order price; Binance sends 0 for market orders, which means "no price"."""
     v = _opt(text)
     return None if v is None or v == 0.0 else positive(v, what)
-
-
-def _book_ticker_ok(msg: s.BookTickerFloats) -> bool:
-    """Whether a decoded bookTicker's prices are finite > 0 and sizes finite >= 0 (NaN fails)."""
-    return (
-        0.0 < msg.bid_px < _INF
-        and 0.0 < msg.ask_px < _INF
-        and 0.0 <= msg.bid_qty < _INF
-        and 0.0 <= msg.ask_qty < _INF
-    )
 
 
 def _status(text: str) -> OrderStatus:
@@ -247,13 +236,9 @@ def parse_book_ticker_floats(
     """`@bookTicker` (numbers already floats) -> Ticker, keeping PREV's last price and volume.
 
     The Ticker `parse_book_ticker` gives, with the protocol's merge of the last 24 h ticker
-    (PREV, when it has a last price) done in the same construction.
+    (PREV, when it has a last price) done in the same construction. The decoder checked the
+    numbers' bounds (`values.Price` / `Size`).
     """
-    if not _book_ticker_ok(msg):
-        raise ParseError(
-            f"bookTicker {msg.bid_px!r}/{msg.bid_qty!r} {msg.ask_px!r}/{msg.ask_qty!r}: "
-            "a price not finite > 0 or a size not finite >= 0"
-        )
     last = volume = None
     if prev is not None and prev.last is not None:
         last, volume = prev.last, prev.volume_24h

@@ -12,6 +12,8 @@ from typing import Any, Union
 
 import msgspec
 
+from spinstream.protocol.values import Price, Size
+
 __all__ = [
     "BOOK_TICKER_DECODER",
     "DEPTH_DECODER",
@@ -166,15 +168,16 @@ class BookTickerFloats(msgspec.Struct, frozen=True, kw_only=True, gc=False):
 
     The ticker model holds floats anyway; msgspec's number parser rounds exactly like
     `float()` on the JSON number syntax Binance uses, and rejects the rest (which then goes the
-    general way, through `float()`).
+    general way, through `float()`), as it rejects a price not finite > 0 or a size not finite
+    >= 0 (`values.Price` / `Size`: the general way then says which).
     """
 
     update_id: int = msgspec.field(name="u")
     symbol: str = msgspec.field(name="s")
-    bid_px: float = msgspec.field(name="b")
-    bid_qty: float = msgspec.field(name="B")
-    ask_px: float = msgspec.field(name="a")
-    ask_qty: float = msgspec.field(name="A")
+    bid_px: Price = msgspec.field(name="b")
+    bid_qty: Size = msgspec.field(name="B")
+    ask_px: Price = msgspec.field(name="a")
+    ask_qty: Size = msgspec.field(name="A")
     event_time: int | None = msgspec.field(default=None, name="E")
 
 

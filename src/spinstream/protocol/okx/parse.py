@@ -57,6 +57,7 @@ __all__ = [
     "parse_positions",
     "parse_server_time",
     "parse_ticker",
+    "pick_ticker",
     "positions_data",
     "side",
     "step_decimals",
@@ -456,11 +457,68 @@ def ws_ticker(t: schemas.TickerData, ts: int) -> Ticker:
     )
 
 
+_TICKER_PICKER = Picker(
+    (
+        "arg.channel",
+        "arg.instId",
+        "data.instType",
+        "data.instId",
+        "data.last",
+        "data.askPx",
+        "data.askSz",
+        "data.bidPx",
+        "data.bidSz",
+        "data.vol24h",
+        "data.ts",
+        "event",
+    ),
+    "ssssffffffn*",
+)
+
+
+def pick_ticker(frame: str | bytes, ts: int) -> Ticker | None:
+    """A `tickers` push of one item read in one pass by the core's `Picker` (numbers read as
+    `float()` reads them, the ms as an int) and made a Ticker (sizes in contracts), or None
+    for anything else or anything unexpected ("" for no value, a price not > 0, two items, an
+    unknown instType): the push then takes `decode_push`, and `ws_ticker` says what is wrong.
+    """
+    if not frame.startswith(_TICKERS if type(frame) is str else _TICKERS_B):  # type: ignore[arg-type]
+        return None
+    p: list[Any] | None = _TICKER_PICKER(frame)  # values of the kinds asked for
+    if p is None or p[0] != "tickers" or p[11] is not None:
+        return None
+    _, arg_sym, inst_type, sym, last, ask, ask_size, bid, bid_size, volume, ts_ms, _ = p
+    market = _MARKET_OF.get(inst_type) if inst_type else "spot"
+    if (
+        market is None
+        or sym is None
+        or sym != arg_sym
+        or not (last is None or last > 0.0)  # finite >= 0: the picker's kind f
+        or not (ask is None or ask > 0.0)
+        or not (bid is None or bid > 0.0)
+    ):
+        return None
+    return Ticker(
+        venue=VENUE,
+        market=market,
+        symbol=sym,
+        bid=bid,
+        bid_size=bid_size,
+        ask=ask,
+        ask_size=ask_size,
+        last=last,
+        volume_24h=volume,
+        ts_event=None if ts_ms is None else ts_ms * 1_000_000,
+        last_update=ts,
+        source="ws",
+    )
+
+
 def number_ticker(t: schemas.TickerNumbers, ts: int) -> Ticker | None:
     """A `tickers` item read as numbers, as a Ticker; None for an unknown instType (the
     caller then reads the push as text, and `ws_ticker` says what is wrong)."""
     market = _MARKET_OF.get(t.instType) if t.instType else "spot"
-    if market is None:  # the numbers' bounds the decoder checked (schemas.Price, Size)
+    if market is None:  # the numbers' bounds the decoder checked (values.Price, Size)
         return None
     return Ticker(
         venue=VENUE,

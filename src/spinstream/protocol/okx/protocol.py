@@ -384,6 +384,12 @@ class OkxPublic(Connection[Link]):
 
     def receive(self, frame: str | bytes, ts: int) -> list[Event]:
         """One frame: a push, an op answer or `pong`; never raises (bad frame: `Malformed`)."""
+        tk = parse.pick_ticker(frame, ts)  # the per-frame path: a tickers push in one pass
+        if tk is not None:
+            if ("ticker", tk.symbol) in self._subs:
+                return [TickerUpdate(ticker=tk)]
+            self._count("unsubscribed")
+            return []
         picked = parse.pick_book(frame)  # the per-frame path: a books push read in one pass
         if picked is not None and picked[0] == self._book_channel:
             pch, psym, pact, asks, bids, ts_ms, c, seq, prev, _ = picked

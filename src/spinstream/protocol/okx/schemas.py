@@ -14,10 +14,11 @@ Field names follow OKX's v5 documentation (okx.com/docs-v5), cross-checked with 
 
 from __future__ import annotations
 
-import sys
-from typing import Annotated, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import msgspec
+
+from spinstream.protocol.values import Price, Size  # bounds checked by the decoder
 
 __all__ = [
     "ACCOUNT",
@@ -281,11 +282,6 @@ class TickersPush(msgspec.Struct, frozen=True, gc=False):
     arg: Arg
     data: tuple[TickerData, ...]
     action: str | None = None
-
-
-#: a finite price > 0 and a finite size >= 0, checked by the decoder (NaN fails both bounds)
-Price = Annotated[float, msgspec.Meta(gt=0, le=sys.float_info.max)]
-Size = Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]
 
 
 class TickerNumbers(msgspec.Struct, frozen=True, gc=False):

@@ -16,15 +16,17 @@ from spinstream.protocol.okx.protocol import BOOK_DEPTHS, OkxPublic
 S = 1_000_000_000
 
 
-@pytest.fixture(autouse=True, params=["picked", "general"])
+@pytest.fixture(autouse=True, params=["picked", "typed", "general"])
 def frame_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test twice: pushes through the per-frame paths (books: the one-pass picker
-    `parse.pick_book`; tickers: `parse.decode_push`) and through the general decoder they
-    fall back to (both off)."""
-    if request.param == "general":
-        from spinstream.protocol.okx import parse as okx_parse
+    """Every test three times: pushes through the one-pass pickers (books `parse.pick_book`,
+    tickers `parse.pick_ticker`), through the typed decoder they fall back to
+    (`parse.decode_push`), and through the general decoder under both (all off)."""
+    from spinstream.protocol.okx import parse as okx_parse
 
+    if request.param in ("typed", "general"):
         monkeypatch.setattr(okx_parse, "pick_book", lambda frame: None)
+        monkeypatch.setattr(okx_parse, "pick_ticker", lambda frame, ts: None)
+    if request.param == "general":
         monkeypatch.setattr(okx_parse, "decode_push", lambda frame: None)
     return str(request.param)
 

@@ -302,3 +302,68 @@ def test_number_ticker_reads_what_ws_ticker_reads() -> None:
             separators=(",", ":"),
         )
         assert isinstance(parse.decode_push(frame), schemas.TickersPush), text
+
+
+@pytest.mark.parametrize(
+    "field", ["bidPx", "bidSz", "askPx", "askSz", "last", "vol24h", "ts", "instType"]
+)
+def test_pick_ticker_makes_the_ticker_ws_ticker_makes(field: str) -> None:
+    """The one-pass `pick_ticker` either gives exactly the Ticker `ws_ticker` gives for the
+    same push, or None (the push then takes the typed and general decoders, which say what is
+    wrong): never a different answer. It takes what OKX writes: plain decimals, a known
+    instType, a price > 0."""
+    base = {
+        "instType": "SPOT",
+        "instId": "BTC-USDT",
+        "last": "100.15",
+        "lastSz": "0.1",
+        "askPx": "100.2",
+        "askSz": "1.5",
+        "bidPx": "100.1",
+        "bidSz": "2",
+        "open24h": "99",
+        "vol24h": "1000",
+        "ts": "1700000000123",
+    }
+    values = _FIELD_VALUES + ["007.5", "5.", ".5", "0.1" + "0" * 70, "123456789012.123456789"]
+    values += ["SWAP", "FUTURES", "OPTION", "MARGIN", "BOGUS"] if field == "instType" else []
+    taken = 0
+    for v in values:
+        item = {**base, field: v}
+        frame = json.dumps(
+            {"arg": {"channel": "tickers", "instId": "BTC-USDT"}, "data": [item]},
+            separators=(",", ":"),
+        )
+        got = parse.pick_ticker(frame, 7)
+        assert got == parse.pick_ticker(frame.encode(), 7), v
+        want = _outcome(parse.ws_ticker, schemas.TICKERS_PUSH.decode(frame).data[0], 7)
+        if got is not None:
+            taken += 1
+            assert want == ("ok", got), (field, v)
+    assert taken >= 2
+    frame = json.dumps({"arg": {"channel": "tickers", "instId": "BTC-USDT"}, "data": [base]})
+    assert parse.pick_ticker(frame.replace(" ", ""), 7) is not None
+    assert parse.pick_ticker(frame, 7) is None  # not the compact form OKX writes: decoders
+    two = {"arg": {"channel": "tickers", "instId": "BTC-USDT"}, "data": [base, base]}
+    assert parse.pick_ticker(json.dumps(two, separators=(",", ":")), 7) is None
+    other = {"arg": {"channel": "tickers", "instId": "ETH-USDT"}, "data": [base]}
+    assert parse.pick_ticker(json.dumps(other, separators=(",", ":")), 7) is None
+
+
+def test_pick_ticker_numbers_are_float_of_the_text() -> None:
+    """Kind f reads a plain decimal as `float()` does (the compiled core by an exact division
+    where it can, else the C library's correctly rounded reading)."""
+    import random
+
+    rnd = random.Random(11)
+    for _ in range(3000):
+        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 24)))
+        cut = rnd.randint(0, len(digits))
+        text = (digits[:cut] or "0") + ("." + digits[cut:] if digits[cut:] else "")
+        item = {"instId": "X", "bidSz": text, "ts": "1"}
+        frame = json.dumps(
+            {"arg": {"channel": "tickers", "instId": "X"}, "data": [item]},
+            separators=(",", ":"),
+        )
+        tk = parse.pick_ticker(frame, 1)
+        assert tk is not None and tk.bid_size == float(text), text

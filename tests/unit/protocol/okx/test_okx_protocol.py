@@ -35,15 +35,17 @@ INSTRUMENTS = json.dumps(
 ).encode()
 
 
-@pytest.fixture(autouse=True, params=["picked", "general"])
+@pytest.fixture(autouse=True, params=["picked", "typed", "general"])
 def frame_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test twice: pushes through the per-frame paths (books: the one-pass picker
-    `parse.pick_book`; tickers: `parse.decode_push`) and through the general decoder they
-    fall back to (both off)."""
-    if request.param == "general":
-        from spinstream.protocol.okx import parse as okx_parse
+    """Every test three times: pushes through the one-pass pickers (books `parse.pick_book`,
+    tickers `parse.pick_ticker`), through the typed decoder they fall back to
+    (`parse.decode_push`), and through the general decoder under both (all off)."""
+    from spinstream.protocol.okx import parse as okx_parse
 
+    if request.param in ("typed", "general"):
         monkeypatch.setattr(okx_parse, "pick_book", lambda frame: None)
+        monkeypatch.setattr(okx_parse, "pick_ticker", lambda frame, ts: None)
+    if request.param == "general":
         monkeypatch.setattr(okx_parse, "decode_push", lambda frame: None)
     return str(request.param)
 
@@ -354,7 +356,7 @@ def test_book_pushes_take_the_one_pass_path(frame_path: str) -> None:
     b = Book()
     frame = b.frame("snapshot", [["100.1", "2"]], [["100.2", "1"]])
     picked = okx_parse.pick_book(frame)
-    if frame_path == "general":
+    if frame_path != "picked":
         assert picked is None
         return
     assert picked == [
