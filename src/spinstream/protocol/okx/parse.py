@@ -45,7 +45,6 @@ __all__ = [
     "decode_push",
     "market_of",
     "ms_to_ns",
-    "number_ticker",
     "num",
     "orders_data",
     "parse_account",
@@ -302,7 +301,7 @@ _TYPED: dict[
 
 def decode_push(
     frame: str | bytes,
-) -> schemas.BooksPush | schemas.TickersPush | schemas.TickerNumbersPush | None:
+) -> schemas.BooksPush | schemas.TickersPush | None:
     """A public book or tickers push in one decoding pass (the per-frame path), or None for
     anything else, or anything that does not decode so: `decode_frame` then says what it is.
 
@@ -317,11 +316,6 @@ def decode_push(
         if not frame.startswith(_PUSH_B):
             return None
         channel = frame[_AT : frame.find(b'"', _AT, _AT + 16)].decode("ascii", "replace")
-    if channel == "tickers":
-        try:  # numbers straight from the decoder; "" (no value) and the like: as text
-            return schemas.TICKER_NUMBERS_PUSH.decode(frame)
-        except msgspec.DecodeError:
-            pass
     decoder = _TYPED.get(channel)
     if decoder is None:
         return None
@@ -509,28 +503,6 @@ def pick_ticker(frame: str | bytes, ts: int) -> Ticker | None:
         last=last,
         volume_24h=volume,
         ts_event=None if ts_ms is None else ts_ms * 1_000_000,
-        last_update=ts,
-        source="ws",
-    )
-
-
-def number_ticker(t: schemas.TickerNumbers, ts: int) -> Ticker | None:
-    """A `tickers` item read as numbers, as a Ticker; None for an unknown instType (the
-    caller then reads the push as text, and `ws_ticker` says what is wrong)."""
-    market = _MARKET_OF.get(t.instType) if t.instType else "spot"
-    if market is None:  # the numbers' bounds the decoder checked (values.Price, Size)
-        return None
-    return Ticker(
-        venue=VENUE,
-        market=market,
-        symbol=t.instId,
-        bid=t.bidPx,
-        bid_size=t.bidSz,
-        ask=t.askPx,
-        ask_size=t.askSz,
-        last=t.last,
-        volume_24h=t.vol24h,
-        ts_event=None if t.ts is None else t.ts * 1_000_000,
         last_update=ts,
         source="ws",
     )

@@ -405,14 +405,7 @@ class OkxPublic(Connection[Link]):
                 if self._top:  # the next push is a whole book again: only this one is lost
                     return self._failed(pch, ts, exc)
                 return self._failed("books", ts, exc) + self._lost(psym, pbook, pact, ts)
-        msg: (
-            schemas.Envelope
-            | schemas.BooksPush
-            | schemas.TickersPush
-            | schemas.TickerNumbersPush
-            | schemas.Event
-            | None
-        )
+        msg: schemas.Envelope | schemas.BooksPush | schemas.TickersPush | schemas.Event | None
         msg = parse.decode_push(frame)  # books / tickers in one pass; None: the general path
         if msg is None:
             try:
@@ -434,17 +427,7 @@ class OkxPublic(Connection[Link]):
         if channel == "tickers":
             try:
                 events: list[Event] = []
-                if isinstance(msg, schemas.TickerNumbersPush):  # the per-frame path
-                    for n in msg.data:
-                        tk = parse.number_ticker(n, ts)
-                        if tk is None or n.instId != sym:
-                            break
-                        events.append(TickerUpdate(ticker=tk))
-                    else:
-                        return events
-                    events = []  # a value out of bounds: read as text to say which
-                    tickers = schemas.TICKERS_PUSH.decode(frame).data
-                elif isinstance(msg, schemas.TickersPush):
+                if isinstance(msg, schemas.TickersPush):
                     tickers = msg.data
                 elif isinstance(msg, schemas.Envelope):
                     tickers = parse.tickers_data(msg)

@@ -18,8 +18,6 @@ from typing import Generic, TypeVar
 
 import msgspec
 
-from spinstream.protocol.values import Price, Size  # bounds checked by the decoder
-
 __all__ = [
     "ACCOUNT",
     "BOOKS",
@@ -42,7 +40,6 @@ __all__ = [
     "SERVER_TIME",
     "TICKERS",
     "TICKERS_PUSH",
-    "TICKER_NUMBERS_PUSH",
     "AccountData",
     "Arg",
     "BalanceDetail",
@@ -58,8 +55,6 @@ __all__ = [
     "ServerTime",
     "TickerData",
     "TickersPush",
-    "TickerNumbers",
-    "TickerNumbersPush",
 ]
 
 T = TypeVar("T")
@@ -284,32 +279,7 @@ class TickersPush(msgspec.Struct, frozen=True, gc=False):
     action: str | None = None
 
 
-class TickerNumbers(msgspec.Struct, frozen=True, gc=False):
-    """A `tickers` item with its numbers read and bounded by the decoder (lax mode: OKX's
-    decimal strings to float, the ms string to int): the per-frame path. An item that does
-    not read so ("" for no value, a price <= 0) takes `TickerData`, which says why."""
-
-    instId: str  # noqa: N815
-    instType: str = ""  # noqa: N815
-    last: Price | None = None
-    askPx: Price | None = None  # noqa: N815
-    askSz: Size | None = None  # noqa: N815
-    bidPx: Price | None = None  # noqa: N815
-    bidSz: Size | None = None  # noqa: N815
-    vol24h: Size | None = None
-    ts: int | None = None
-
-
-class TickerNumbersPush(msgspec.Struct, frozen=True, gc=False):
-    """A `tickers` push read with `TickerNumbers` items (`parse.decode_push`)."""
-
-    arg: Arg
-    data: tuple[TickerNumbers, ...]
-    action: str | None = None
-
-
 ENVELOPE = msgspec.json.Decoder(Envelope)
-TICKER_NUMBERS_PUSH = msgspec.json.Decoder(TickerNumbersPush, strict=False)
 BOOKS_PUSH = msgspec.json.Decoder(BooksPush)
 TICKERS_PUSH = msgspec.json.Decoder(TickersPush)
 EVENT = msgspec.json.Decoder(Event)

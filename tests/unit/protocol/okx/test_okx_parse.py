@@ -256,54 +256,6 @@ def test_ws_ticker_is_parse_ticker(field: str) -> None:
         )
 
 
-def test_number_ticker_reads_what_ws_ticker_reads() -> None:
-    """The decoder's numbers (lax mode) are the floats `float()` reads from the same text, and
-    `number_ticker` makes the Ticker `ws_ticker` makes; out of bounds the decoder refuses it
-    and the push reads as text (where `ws_ticker` says what is wrong)."""
-    import random
-
-    rnd = random.Random(7)
-    for _ in range(2000):
-        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 17)))
-        cut = rnd.randint(0, len(digits))
-        text = (digits[:cut].lstrip("0") or "0") + ("." + digits[cut:] if digits[cut:] else "")
-        frame = json.dumps(
-            {
-                "arg": {"channel": "tickers", "instId": "X"},
-                "data": [
-                    {
-                        "instId": "X",
-                        "instType": "SPOT",
-                        "bidPx": text,
-                        "bidSz": text,
-                        "askPx": "1",
-                        "ts": "1700000000123",
-                    }
-                ],
-            },
-            separators=(",", ":"),
-        )
-        push = parse.decode_push(frame)
-        t = schemas.TICKERS_PUSH.decode(frame).data[0]
-        if float(text) == 0:  # a price of 0: the decoder's bound sends it to the text path
-            assert isinstance(push, schemas.TickersPush)
-            continue
-        assert isinstance(push, schemas.TickerNumbersPush)
-        n = push.data[0]
-        assert n.bidSz == float(text)
-        assert parse.number_ticker(n, 5) == parse.ws_ticker(t, 5)
-    # "" (no value), "007.5" (not JSON's number grammar), out of bounds: the push reads as text
-    for text in ("", "007.5", " 2", "1_0", "-1", "nan", "inf", "1e400"):
-        frame = json.dumps(
-            {
-                "arg": {"channel": "tickers", "instId": "X"},
-                "data": [{"instId": "X", "bidPx": text, "ts": "1"}],
-            },
-            separators=(",", ":"),
-        )
-        assert isinstance(parse.decode_push(frame), schemas.TickersPush), text
-
-
 @pytest.mark.parametrize(
     "field", ["bidPx", "bidSz", "askPx", "askSz", "last", "vol24h", "ts", "instType"]
 )
