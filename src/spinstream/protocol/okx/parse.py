@@ -31,6 +31,8 @@ from spinstream.protocol.values import INF, finite, nonneg, positive
 from . import schemas
 
 __all__ = [
+    "TICKERS_PREFIX",
+    "TICKERS_PREFIX_B",
     "INST_TYPES",
     "MARKETS",
     "VENUE",
@@ -257,14 +259,14 @@ _BOOK_PICKER = Picker(
         "data.prevSeqId",
         "event",
     ),
-    "sssllsiii*",
+    "sssllniii*",
 )
 _NO_LEVELS = b"[]"
-_TICKERS = '{"arg":{"channel":"tickers"'
-_TICKERS_B = _TICKERS.encode()
+TICKERS_PREFIX = '{"arg":{"channel":"tickers"'  # how OKX writes a tickers push (the receive
+TICKERS_PREFIX_B = TICKERS_PREFIX.encode()  # dispatch: pick_ticker, else pick_book)
 
 #: what `pick_book` returns: [channel, instId, action, asks, bids (`FrameLevels`, read by the
-#: picker as it passed them), ts (ms text), checksum, seqId, prevSeqId, event (None)]
+#: picker as it passed them), ts (ms, int), checksum, seqId, prevSeqId, event (None)]
 PickedBook = list[Any]
 
 
@@ -273,8 +275,6 @@ def pick_book(frame: str | bytes) -> PickedBook | None:
     `Picker` (no envelope, no structs; the levels read into `FrameLevels` for the book as the
     walk passes them), or None for anything else or anything unexpected (levels not in the
     compact form OKX writes included): `decode_frame` then reads it and says what it is."""
-    if frame.startswith(_TICKERS if type(frame) is str else _TICKERS_B):  # type: ignore[arg-type]
-        return None  # the other busy channel: not a book
     p = _BOOK_PICKER(frame)  # checks each value's kind (str / int / levels) as it reads
     if p is None or p[9] is not None or p[0] not in _BOOK_CHANNELS or p[1] is None or p[5] is None:
         return None
@@ -476,7 +476,7 @@ def pick_ticker(frame: str | bytes, ts: int) -> Ticker | None:
     for anything else or anything unexpected ("" for no value, a price not > 0, two items, an
     unknown instType): the push then takes `decode_push`, and `ws_ticker` says what is wrong.
     """
-    if not frame.startswith(_TICKERS if type(frame) is str else _TICKERS_B):  # type: ignore[arg-type]
+    if not frame.startswith(TICKERS_PREFIX if type(frame) is str else TICKERS_PREFIX_B):  # type: ignore[arg-type]
         return None
     p: list[Any] | None = _TICKER_PICKER(frame)  # values of the kinds asked for
     if p is None or p[0] != "tickers" or p[11] is not None:

@@ -60,6 +60,8 @@ from spinstream.protocol.events import (
 from spinstream.protocol.values import stamp
 
 from . import auth, parse, rest, schemas
+from .parse import TICKERS_PREFIX as _TICKERS
+from .parse import TICKERS_PREFIX_B as _TICKERS_B
 from .parse import Instrument
 
 __all__ = ["BOOK_DEPTHS", "ENVS", "Link", "OkxPrivate", "OkxPublic", "Session"]
@@ -384,13 +386,17 @@ class OkxPublic(Connection[Link]):
 
     def receive(self, frame: str | bytes, ts: int) -> list[Event]:
         """One frame: a push, an op answer or `pong`; never raises (bad frame: `Malformed`)."""
-        tk = parse.pick_ticker(frame, ts)  # the per-frame path: a tickers push in one pass
-        if tk is not None:
-            if ("ticker", tk.symbol) in self._subs:
-                return [TickerUpdate(ticker=tk)]
-            self._count("unsubscribed")
-            return []
-        picked = parse.pick_book(frame)  # the per-frame path: a books push read in one pass
+        # the per-frame paths: a tickers or books push read in one pass (else: decoders below)
+        if frame.startswith(_TICKERS if type(frame) is str else _TICKERS_B):  # type: ignore[arg-type]
+            tk = parse.pick_ticker(frame, ts)
+            if tk is not None:
+                if ("ticker", tk.symbol) in self._subs:
+                    return [TickerUpdate(ticker=tk)]
+                self._count("unsubscribed")
+                return []
+            picked = None
+        else:
+            picked = parse.pick_book(frame)
         if picked is not None and picked[0] == self._book_channel:
             pch, psym, pact, asks, bids, ts_ms, c, seq, prev, _ = picked
             pbook = self._books.get(psym)  # a book is kept only while it is subscribed
@@ -525,7 +531,7 @@ class OkxPublic(Connection[Link]):
         action: str | None,
         bids: Levels,
         asks: Levels,
-        ts_ms: str,
+        ts_ms: str | int | None,
         c: int | None,
         seq: int | None,
         prev: int | None,
@@ -559,10 +565,14 @@ class OkxPublic(Connection[Link]):
                     book.invalidate("checksum mismatch")
                     return self._resync(sym, "checksum mismatch", ts)
                 self._count("checksums")
-            try:
-                ts_event: int | None = int(ts_ms) * 1_000_000 if ts_ms else None
-            except ValueError:
-                ts_event = parse.ms_to_ns(ts_ms)  # says what is wrong with it
+            ts_event: int | None
+            if type(ts_ms) is int:  # the picker read it (kind n)
+                ts_event = ts_ms * 1_000_000
+            else:
+                try:
+                    ts_event = int(ts_ms) * 1_000_000 if ts_ms else None
+                except ValueError:
+                    ts_event = parse.ms_to_ns(ts_ms)  # says what is wrong with it
             return [
                 BookUpdated(
                     venue=VENUE,

@@ -365,7 +365,7 @@ def test_book_pushes_take_the_one_pass_path(frame_path: str) -> None:
         "snapshot",
         picked[3],
         picked[4],
-        "1700000000500",
+        1700000000500,
         picked[6],
         b.seq,
         -1,
