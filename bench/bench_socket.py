@@ -11,8 +11,8 @@ independent replay (bench.e2e.recording.expected): a wrong state or a resync fai
 unit "frame" (units: the timed frames). The time of a round is the client's CPU seconds over its
 timed frames, as it measured them (this group's pytest-benchmark timer is that clock: wall time
 here would be the 2-core machine's scheduling), so ns/unit is client CPU ns per frame.
-sets: `bookTicker`, `depth` (Binance spot NKNUSDT), `okx-books` (OKX BTC-USDT 400-level books,
-  CRC32 checksums: spinstream checks them, the floor does not).
+sets: `bookTicker`, `depth` (Binance spot NKNUSDT), `okx-tickers` (OKX BTC-USDT), `okx-books`
+  (OKX BTC-USDT 400-level books, CRC32 checksums: spinstream checks them, the floor does not).
 contenders:
   - `spinstream`: its public API, a `Workspace` with URL overrides and `ctx` reads in server
     mode, the account's default `ws_backend`;
@@ -41,7 +41,7 @@ FRAMES = 5_000
 WARMUP = 20
 ROUNDS = 5
 TIMEOUT_S = 60.0
-STREAMS = ("bookTicker", "depth", "okx-books")
+STREAMS = ("bookTicker", "depth", "okx-tickers", "okx-books")
 CONTENDERS = ("spinstream", "floor-aiohttp")
 NEEDS = ("cryptography", "orjson")
 

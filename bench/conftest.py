@@ -142,7 +142,7 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if sp and cc:
             ratio = cc["ns"] / sp["ns"]
             add(f"frame to cache {venue}: x faster than ccxt", ratio, ratio >= 10, ">= 10x", True)
-    for stream in ("bookTicker", "depth", "okx-books"):  # client CPU per frame over loopback TLS
+    for stream in ("bookTicker", "depth", "okx-tickers", "okx-books"):  # client CPU a frame, TLS
         sp = _find(rows, "socket-to-cache", stream, "spinstream")
         fl = _find(rows, "socket-to-cache", stream, "floor-aiohttp")
         if sp and fl:
@@ -210,7 +210,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for t in targets:
             status = "INFO" if t["ok"] is None else "MET" if t["ok"] else "MISSED"
             tr.write_line(
-                f"  {status:<7} {t['what']:<46} {_fmt(t['value'], '>8.2f')}  target {t['target']}"
+                f"  {status:<7} {t['what']:<48} {_fmt(t['value'], '>8.2f')}  target {t['target']}"
                 + ("  [gate]" if t["gate"] else "")
             )
     if _SKIPPED:
