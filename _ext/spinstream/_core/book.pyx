@@ -226,6 +226,22 @@ cdef inline Py_ssize_t _parse_plain(const char* s, Py_ssize_t i, Py_ssize_t n, i
     return i
 
 
+cdef inline Py_ssize_t _skip_more(const char* s, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """Past a level's further items from S[I] (`,"..."` plain strings, as OKX's 4-item levels
+    have): the index of what follows them (the level's `]` if well formed), or -1."""
+    while i < n and s[i] == 44:
+        i += 1
+        if i >= n or s[i] != 34:
+            return -1
+        i += 1
+        while i < n and not STR_STOP[<unsigned char>s[i]]:
+            i += 1
+        if i >= n or s[i] != 34:
+            return -1
+        i += 1
+    return i
+
+
 cdef inline Py_ssize_t _compact_level(const char* s, Py_ssize_t i, Py_ssize_t n, int pd,
                                       int sd, int64_t* price, int64_t* size) noexcept:
     """A level as venues write it, `"price","size"` then more plain strings and `]`, from
@@ -237,18 +253,8 @@ cdef inline Py_ssize_t _compact_level(const char* s, Py_ssize_t i, Py_ssize_t n,
     i = _parse_plain(s, i + 3, n, sd, size)
     if i < 0:
         return -1
-    i += 1
-    while i < n and s[i] == 44:     # , "more"
-        i += 1
-        if i >= n or s[i] != 34:
-            return -1
-        i += 1
-        while i < n and not STR_STOP[<unsigned char>s[i]]:
-            i += 1
-        if i >= n or s[i] != 34:
-            return -1
-        i += 1
-    return i + 1 if i < n and s[i] == 93 else -1
+    i = _skip_more(s, i + 1, n)
+    return i + 1 if 0 <= i < n and s[i] == 93 else -1
 
 
 cdef int parse_value(object value, int decimals, int64_t* out) except -1:
@@ -501,18 +507,8 @@ cdef Py_ssize_t read_levels(object src, const char* s, Py_ssize_t i, Py_ssize_t 
             i = _read_plain(s, i + 3, n, &sm, &sf)
             if i < 0:
                 return -1
-            i += 1
-            while i < n and s[i] == 44:     # , "more"
-                i += 1
-                if i >= n or s[i] != 34:
-                    return -1
-                i += 1
-                while i < n and not STR_STOP[<unsigned char>s[i]]:
-                    i += 1
-                if i >= n or s[i] != 34:
-                    return -1
-                i += 1
-            if i >= n or s[i] != 93:
+            i = _skip_more(s, i + 1, n)
+            if i < 0 or i >= n or s[i] != 93:
                 return -1
             i += 1
             if k == out.cap:                   # room for 2 * cap + 32 levels, 2 values each
