@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 Sink = Callable[[list[Event]], None]
 _NS = 1_000_000_000
 _SAMPLE_NS = 100_000_000  # lag sampled every 100 ms of frames
+_MISSES = 64  # frames in a row without a venue time (Binance spot bookTicker has none) ...
+_RETRY_NS = 1_000_000  # ... after which the next frame looked at is 1 ms later, not the next
 _YIELD_NS = 20_000_000  # a frame loop busy this long yields once to the other tasks
 _NOT_HEALTHY = (Stale, Malformed, AuthFailed)  # events that do not prove a connection healthy
 
@@ -147,6 +149,7 @@ class StreamConnection:
         self.alive_ns = 0  # clock ns of the last proof of life: a frame, or a pong
         self._rx_ns = 0  # clock ns of the last frame (written per frame: one store)
         self._next_sample = 0  # clock ns from which the next frame with a venue time is sampled
+        self._misses = 0  # frames looked at in a row that had no venue time
         self._yielded = 0  # clock ns the frame loop last yielded
         self._healthy = False  # this session delivered data (resets the backoff)
         #: the protocol's liveness rule with the account's overrides (fixed for the connection)
@@ -409,7 +412,11 @@ class StreamConnection:
                             events = receive(frame, ts)
                             if ts >= self._next_sample:  # a few lag samples a second, in the
                                 self._lag_sample(events, ts)  # loop (the watch may be starved)
-                            emit(events)
+                            if events:  # `_emit`, inline: the sink is read each frame (tests
+                                if not self._healthy:  # swap it)
+                                    emit(events)
+                                else:
+                                    self.sink(events)
                         except Exception:  # noqa: BLE001 - a bug must not take the stream down
                             self.handler_errors += 1
                             log.exception("%s: handling a frame failed (error %d)", self.name,
@@ -446,8 +453,13 @@ class StreamConnection:
     def _lag_sample(self, events: list[Any], ts: int) -> None:
         """One lag sample from a frame's events (asked for by the watch task)."""
         venue = _venue_ns(events)
-        if venue is None:
-            return  # sampled from the next frame that has one
+        if venue is None:  # sampled from the next frame that has one; on a busy stream of
+            self._misses += 1  # frames without one, looked for again 1 ms later
+            if self._misses >= _MISSES:
+                self._misses = 0
+                self._next_sample = ts + _RETRY_NS
+            return
+        self._misses = 0
         self._next_sample = ts + _SAMPLE_NS
         raw = ts - venue
         if self.offset_ns is None or raw < self.offset_ns:

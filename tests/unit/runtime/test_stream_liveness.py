@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import msgspec
 import pytest
 import websockets
 from aiohttp import web
@@ -256,3 +257,27 @@ async def test_lag_takes_the_link_down_and_back_up(server, backend) -> None:
         assert conn.status()["lag_s"] < 0.5
     finally:
         await conn.close()
+
+
+async def test_frames_without_a_venue_time_are_looked_at_less_once_many_come_in_a_row() -> None:
+    """A lag sample comes from the first frame due that carries a venue time; a long run of
+    frames without one (Binance spot bookTicker has none) is looked at again 1 ms later instead
+    of at every frame, and a frame with one is sampled as soon as it is looked at."""
+    from spinstream.transport import stream
+
+    conn = StreamConnection("t", "ws://127.0.0.1:1/", Proto(), lambda ev: None, None)
+    t = Ticker(
+        venue="v", market="m", symbol="X", bid=1.0, bid_size=1.0, ask=2.0, ask_size=1.0,
+        last_update=0, source="ws",
+    )  # fmt: skip
+    timeless = [TickerUpdate(ticker=t)]
+    ts = 1_000_000_000_000
+    for i in range(stream._MISSES - 1):
+        conn._lag_sample(timeless, ts + i)
+        assert conn._next_sample == 0  # still looking at every frame
+    conn._lag_sample(timeless, ts + 100)
+    assert conn._next_sample == ts + 100 + stream._RETRY_NS and conn.offset_ns is None
+    timed = [TickerUpdate(ticker=msgspec.structs.replace(t, ts_event=ts - 5_000_000))]
+    conn._lag_sample(timed, ts + 200)
+    assert conn.offset_ns == 5_000_200 and conn._next_sample == ts + 200 + stream._SAMPLE_NS
+    assert conn._misses == 0
