@@ -207,9 +207,10 @@ cdef class Picker:
     null; or None when the frame cannot be picked this way (see the module docstring), which
     includes a value not of its path's kind: KINDS has one letter a path, `s` str, `i` int,
     `f` a string holding a plain decimal read as a finite float (as `float()` reads it), `n` a
-    string of 1 to 18 digits read as an int, `c` array or object (its JSON bytes), `l` an array of book levels in the compact form
-    venues write (read as the walk passes them: `book.FrameLevels`, which a book takes without
-    reading the frame again), `*` any (the default)."""
+    string of 1 to 18 digits read as an int, `c` array or object (its JSON bytes), `l` an array
+    of book levels in the compact form venues write (read as the walk passes them:
+    `book.FrameLevels`, which a book takes without reading the frame again), `*` any (the
+    default)."""
 
     cdef readonly tuple paths
     cdef readonly str kinds

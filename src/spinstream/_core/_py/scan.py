@@ -20,6 +20,7 @@ __all__ = ["KINDS", "Picker"]
 KINDS = "*sifncl"  # the kinds of value a path may ask for (Picker's docstring)
 
 MAX_DECIMAL = 64  # characters of a decimal read by kind f (longer: not picked)
+_INF = float("inf")
 MAX_PATHS = 32
 MAX_PATH = 256
 MAX_DEPTH = 64
@@ -127,9 +128,6 @@ def _plain_float(t: bytes) -> float | None:
 def _digits_int(t: bytes) -> int | None:
     """Kind n: 1 to 18 digits' text as an int; None for anything else."""
     return int(t) if _DIGITS.fullmatch(t) is not None else None
-
-
-_INF = float("inf")
 
 
 class Picker:

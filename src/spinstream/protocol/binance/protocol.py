@@ -422,7 +422,7 @@ class _PublicStream(_Base):
     def pending(self) -> bool:
         """Anything for `outgoing()` / `requests()`: queued frames or requests, or stream names
         waiting to go out in SUBSCRIBE / UNSUBSCRIBE batches (paced by the message rate)."""
-        return bool(self._out or self._reqs or self._to_sub or self._to_unsub)  # the base's too
+        return super().pending() or bool(self._to_sub) or bool(self._to_unsub)
 
     def outgoing(self) -> list[str]:
         """Frames to send, drained: SUBSCRIBE/UNSUBSCRIBE batches, within the message rate."""
